@@ -1,0 +1,42 @@
+# Everyday commands. `make train` and `make test` install into .venv/ first when needed.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+ARGS ?=
+DIR ?=
+
+.PHONY: install train test test-all lint tensorboard bench diagram summarize clean
+
+install: $(STAMP)
+
+$(STAMP): setup.cfg requirements/torch.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c requirements/torch.txt -r requirements/torch.txt
+	$(PY) -m pip install -q -c requirements/torch.txt -e ".[dev]"
+	touch $(STAMP)
+
+train: $(STAMP)
+	$(PY) train.py $(ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest -q $(ARGS)
+
+lint: $(STAMP)
+	$(PY) -m ruff check cnnlstm tests train.py eval.py
+
+tensorboard: $(STAMP)
+	$(VENV)/bin/tensorboard --logdir outputs --bind_all
+
+bench: $(STAMP)
+	$(PY) -m cnnlstm.bench $(ARGS)
+
+diagram: $(STAMP)
+	$(PY) -m cnnlstm.visualize $(ARGS)
+
+summarize: $(STAMP)
+	$(PY) -m cnnlstm.experiments.summarize $(DIR)
+
+clean:
+	rm -rf outputs multirun .pytest_cache

@@ -1,0 +1,6 @@
+"""Data sources, one file each; configs in ``conf/data/`` name them with ``_target_``."""
+
+from cnnlstm.data.indexed import IndexedData
+from cnnlstm.data.moving_squares import MovingSquares
+
+__all__ = ["IndexedData", "MovingSquares"]

@@ -1,0 +1,67 @@
+"""Build the parts of a run from a composed config, turning constructor errors into config errors."""
+
+from collections.abc import Mapping
+
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from cnnlstm.errors import ConfigError, UserError
+
+
+def build(node: DictConfig, key: str, **kwargs):
+    """``instantiate(node, **kwargs)``; errors become one ConfigError line that names ``key``.
+
+    Constructor checks raise messages that start with the argument's name, so the user sees
+    ``data.batch_size must be >= 1, got 0``.
+    """
+    if not isinstance(node, Mapping) or "_target_" not in node:
+        raise ConfigError(f"{key} must be a config with a _target_, got {OmegaConf.to_yaml(node).strip()!r}")
+    try:
+        return instantiate(node, **kwargs)
+    except InstantiationException as e:
+        raise _as_config_error(e.__cause__ or e, key) from None
+    except UserError as e:
+        raise _as_config_error(e, key) from None
+    except (TypeError, ValueError) as e:
+        raise _as_config_error(e, key) from None
+
+
+def _as_config_error(error: BaseException, key: str) -> ConfigError:
+    message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if isinstance(error, ConfigError):
+        return ConfigError(f"{key}.{message}")
+    if isinstance(error, UserError):
+        return type(error)(message)
+    return ConfigError(f"{key}: {message}")
+
+
+def build_model(node: DictConfig, data_dims: Mapping[str, object]):
+    """Build the model, filling each argument the config leaves ``null`` from the data's ``dims``.
+
+    So ``model=cldnn`` takes its input width and class count from whatever data it is given,
+    while an explicit value in the config still wins.
+    """
+    fill = {k: v for k, v in data_dims.items() if k in node and node[k] is None}
+    return build(node, "model", **fill)
+
+
+def build_optimizer(node: DictConfig, params):
+    """Build the optimizer from a partial config, checking the learning rate first."""
+    lr = node.get("lr")
+    if lr is not None and (not isinstance(lr, (int, float)) or isinstance(lr, bool) or lr <= 0):
+        raise ConfigError(f"optimizer.lr must be a number > 0, got {lr!r}")
+    factory = build(node, "optimizer")
+    try:
+        return factory(params)
+    except (TypeError, ValueError) as e:
+        raise _as_config_error(e, "optimizer") from None
+
+
+def build_scheduler(node: DictConfig, optimizer, total_steps: int):
+    """Build the LR schedule from a partial config; it receives the run's optimizer steps."""
+    factory = build(node, "scheduler")
+    try:
+        return factory(optimizer, total_steps=total_steps)
+    except (TypeError, ValueError) as e:
+        raise _as_config_error(e, "scheduler") from None

@@ -1,0 +1,57 @@
+"""Running a job under Hydra: one clear line and a non-zero exit for bad input.
+
+In a multirun, a failing job writes ``failure.json`` into its directory and returns, so the
+other jobs of the sweep still run and keep their results.
+"""
+
+import logging
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+from cnnlstm.engine.trainer import TrainingInterrupted
+from cnnlstm.errors import UserError
+
+log = logging.getLogger("cnnlstm")
+
+
+def hydra_run_dir() -> Path:
+    """The job's output directory (Hydra does not chdir into it since 1.2)."""
+    return Path(HydraConfig.get().runtime.output_dir)
+
+
+def run_job(job: Callable[[DictConfig, Path], dict], cfg: DictConfig) -> float | None:
+    """Call ``job(cfg, run_dir)``; return the metric named by ``optimized_metric`` for sweepers."""
+    run_dir = hydra_run_dir()
+    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
+    try:
+        metrics = job(cfg, run_dir)
+    except TrainingInterrupted as e:
+        log.warning("%s", e)
+        sys.exit(128 + e.signum)
+    except UserError as e:
+        return _fail(run_dir, f"error: {e}", multirun, code=2)
+    except Exception as e:  # a crash: keep the traceback for the log, one line for the table
+        if not multirun:
+            raise
+        log.error("job crashed:\n%s", traceback.format_exc())
+        return _fail(run_dir, f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}",
+                     multirun, code=1)
+    name = cfg.get("optimized_metric")
+    return float(metrics[name]) if name and name in metrics else None
+
+
+def _fail(run_dir: Path, line: str, multirun: bool, code: int) -> float | None:
+    from cnnlstm.engine.run import write_json
+
+    if multirun:
+        log.error("%s", line)
+        write_json(run_dir / "failure.json", {"error": line})
+        return float("nan")
+    print(line, file=sys.stderr)
+    sys.exit(code)

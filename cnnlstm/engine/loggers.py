@@ -1,0 +1,74 @@
+"""Experiment loggers: TensorBoard, or nothing (``logger=none``)."""
+
+import logging
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+log = logging.getLogger(__name__)
+
+
+class NullLogger:
+    """A logger that records nothing; the trainer calls it the same way."""
+
+    def __init__(self, log_dir: str | Path | None = None) -> None:
+        self.log_dir = log_dir
+
+    def log_scalars(self, values: dict[str, float], step: int) -> None:
+        pass
+
+    def log_graph(self, model: nn.Module, args: tuple) -> None:
+        pass
+
+    def log_images(self, tag: str, images: torch.Tensor, step: int) -> None:
+        pass
+
+    def log_hparams(self, hparams: dict, metrics: dict[str, float]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class TensorBoardLogger(NullLogger):
+    """Writes TensorBoard event files into ``log_dir`` (the run's ``tb/``).
+
+    Hyper-parameters go into the same event directory as the scalars (not a per-call
+    sub-directory as ``SummaryWriter.add_hparams`` does), so each run of a sweep is one row in
+    the HParams view with its final metrics.
+    """
+
+    def __init__(self, log_dir: str | Path, flush_secs: int = 30) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(log_dir=str(log_dir), flush_secs=flush_secs)
+
+    def log_scalars(self, values: dict[str, float], step: int) -> None:
+        for key, value in values.items():
+            self.writer.add_scalar(key, value, step)
+
+    def log_graph(self, model: nn.Module, args: tuple) -> None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self.writer.add_graph(model, args)
+        except Exception as e:  # tracing is best-effort: a model it cannot trace still trains
+            log.warning("TensorBoard graph skipped: %s", str(e).splitlines()[0] if str(e) else type(e).__name__)
+
+    def log_images(self, tag: str, images: torch.Tensor, step: int) -> None:
+        self.writer.add_images(tag, images.detach().float().cpu().clamp(0, 1), step)
+
+    def log_hparams(self, hparams: dict, metrics: dict[str, float]) -> None:
+        from torch.utils.tensorboard.summary import hparams as hparams_summary
+
+        exp, ssi, sei = hparams_summary(hparams, metrics)
+        for summary in (exp, ssi, sei):
+            self.writer.file_writer.add_summary(summary)
+        for key, value in metrics.items():
+            self.writer.add_scalar(key, value)
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.close()

@@ -1,0 +1,46 @@
+"""Device selection and mixed precision: the autocast context and the gradient scaler."""
+
+import contextlib
+
+import torch
+
+from cnnlstm.errors import ConfigError
+
+PRECISIONS = {"32": None, "bf16": torch.bfloat16, "16": torch.float16}
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` picks CUDA when available; ``cuda`` without a GPU is an error, not a silent CPU run."""
+    device = str(device)
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"trainer.device={device} but no CUDA device is available; use auto or cpu")
+    try:
+        return torch.device(device)
+    except RuntimeError:
+        raise ConfigError(f"trainer.device must be auto, cpu or cuda[:N], got {device!r}") from None
+
+
+def resolve_precision(precision, device: torch.device) -> str:
+    """Normalise ``32 | bf16 | 16`` (ints or strings) and check the device supports it."""
+    name = str(precision).lower().replace("-mixed", "").replace("fp", "")
+    name = {"32-true": "32", "bfloat16": "bf16", "float16": "16", "half": "16"}.get(name, name)
+    if name not in PRECISIONS:
+        raise ConfigError(f"trainer.precision must be one of {list(PRECISIONS)}, got {precision!r}")
+    if name == "16" and device.type != "cuda":
+        raise ConfigError("trainer.precision=16 (float16 autocast) needs CUDA; use bf16 or 32 on CPU")
+    return name
+
+
+def autocast(precision: str, device: torch.device):
+    """The autocast context for ``precision`` (a no-op for 32)."""
+    dtype = PRECISIONS[precision]
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def grad_scaler(precision: str, device: torch.device) -> torch.amp.GradScaler:
+    """A gradient scaler, enabled only for float16 (bf16 has float32's range)."""
+    return torch.amp.GradScaler(device.type, enabled=precision == "16")

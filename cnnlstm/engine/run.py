@@ -1,0 +1,132 @@
+"""A whole training or evaluation run: build the parts from the config, fit, test, write results.
+
+``train.py`` and ``eval.py`` are thin Hydra wrappers around :func:`train` and :func:`evaluate`;
+tests call these functions directly with a composed config and a temporary run directory.
+"""
+
+import json
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from cnnlstm.engine.builder import build, build_model, build_optimizer, build_scheduler
+from cnnlstm.engine.checkpoint import load_checkpoint
+from cnnlstm.engine.rng import seed_everything
+from cnnlstm.engine.summary import model_summary
+from cnnlstm.errors import CheckpointError, ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def build_parts(cfg: DictConfig, device: torch.device):
+    """The data (set up on ``device``), the task and the model of a config."""
+    data = build(cfg.data, "data")
+    data.setup(device)
+    task = build(cfg.task, "task")
+    model = build_model(cfg.model, getattr(data, "dims", {}))
+    return data, task, model
+
+
+def train(cfg: DictConfig, run_dir: str | Path) -> dict[str, float]:
+    """Train, test with the best checkpoint, and write the run directory; returns the metrics."""
+    run_dir = Path(run_dir)
+    if not isinstance(cfg.get("seed"), int):
+        raise ConfigError(f"seed must be an integer, got {cfg.get('seed')!r}")
+    seed_everything(cfg.seed)
+    trainer = build(cfg.trainer, "trainer")
+    data, task, model = build_parts(cfg, trainer.device)
+    model.to(trainer.device)
+    config = OmegaConf.to_container(cfg, resolve=True)
+    optimizer = build_optimizer(cfg.optimizer, model.parameters())
+    scheduler = build_scheduler(cfg.scheduler, optimizer, trainer.optimizer_steps(data.num_batches("train")))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(config))
+    args, kwargs = task.model_inputs(data.example_batch())
+    log.info("model summary:\n%s", model_summary(model, args, kwargs, run_dir / "model_summary.txt"))
+    logger = build(cfg.logger, "logger", log_dir=str(run_dir / "tb"))
+    try:
+        logger.log_graph(model, args)
+        start = time.perf_counter()
+        state = trainer.fit(model, task, data, optimizer, scheduler, run_dir, logger, config)
+        fit_seconds = time.perf_counter() - start
+        _load_weights(model, run_dir / "checkpoints" / f"{trainer.test_checkpoint}.pt", trainer.device)
+        metrics = trainer.evaluate(model, task, data, "test") if data.split_size("test") else {}
+        metrics |= {
+            "fit_seconds": fit_seconds,
+            "train_samples_per_s": state.train_samples / max(state.train_seconds, 1e-9),
+            "steps": state.step,
+            "epochs": state.epoch,
+        }
+        if state.best_score is not None:
+            metrics[f"best/{trainer.monitor}"] = state.best_score
+        write_json(run_dir / "metrics.json", metrics)
+        logger.log_hparams(flat_hparams(config), {k: float(v) for k, v in metrics.items()})
+    finally:
+        logger.close()
+    log.info("test metrics: %s", " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+    return metrics
+
+
+def evaluate(ckpt_path: str | Path, overrides: list[str], out_dir: str | Path) -> dict[str, float]:
+    """Rebuild the model from the config stored in a checkpoint and score it on the test split.
+
+    ``overrides`` (``data.batch_size=1``, ``trainer.device=cpu`` ...) apply on top of the stored
+    config; predictions do not depend on the batch size.
+    """
+    ckpt = load_checkpoint(ckpt_path)
+    cfg = OmegaConf.create(ckpt.get("config") or {})
+    if "model" not in cfg or "data" not in cfg:
+        raise CheckpointError(f"checkpoint {ckpt_path} carries no config; it was not written by cnnlstm train")
+    try:
+        cfg.merge_with_dotlist(list(overrides))
+    except Exception as e:
+        raise ConfigError(f"bad override in {overrides}: {str(e).splitlines()[0]}") from None
+    trainer = build(cfg.trainer, "trainer")
+    data, task, model = build_parts(cfg, trainer.device)
+    _load_weights(model, ckpt_path, trainer.device, ckpt)
+    task.to(trainer.device)
+    metrics = trainer.evaluate(model, task, data, "test")
+    write_json(Path(out_dir) / "metrics.json", metrics)
+    return metrics
+
+
+def _load_weights(model, path: Path, device: torch.device, ckpt: dict | None = None) -> None:
+    ckpt = ckpt or load_checkpoint(path, map_location=device)
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as e:
+        raise CheckpointError(f"checkpoint {path} does not fit the model: {str(e).splitlines()[0]}") from None
+    model.to(device)
+
+
+def write_json(path: Path, obj: dict) -> None:
+    """Write ``obj`` as JSON atomically (temporary file, fsync, rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(obj, f, indent=2, sort_keys=True)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def flat_hparams(config: dict, prefix: str = "") -> dict[str, object]:
+    """Flatten a nested config into ``{"model.hidden_size": 50, ...}`` of TensorBoard-safe values."""
+    flat: dict[str, object] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat |= flat_hparams(value, f"{name}.")
+        elif isinstance(value, (bool, int, float, str)):
+            flat[name] = value
+        elif value is None:
+            flat[name] = "null"
+        else:
+            flat[name] = str(value)
+    return flat

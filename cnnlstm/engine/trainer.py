@@ -1,0 +1,283 @@
+"""The one training loop for every model: a task object supplies the loss and the metrics.
+
+Read top to bottom: ``fit`` -> ``_train_step`` -> ``_validate`` -> ``_save``. State is explicit
+(:class:`FitState`), checkpoints are dicts of tensors and plain values, and nothing syncs with
+the device except at log intervals, validations and saves.
+"""
+
+import logging
+import math
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from cnnlstm.checks import one_of, positive_float, positive_int
+from cnnlstm.engine.checkpoint import load_checkpoint, save_atomic
+from cnnlstm.engine.loggers import NullLogger
+from cnnlstm.engine.precision import autocast, grad_scaler, resolve_device, resolve_precision
+from cnnlstm.engine.progress import Progress
+from cnnlstm.engine.rng import rng_state, set_rng_state
+from cnnlstm.engine.signals import GracefulStop
+from cnnlstm.engine.state import FitState, RunningWindow
+from cnnlstm.errors import CheckpointError, ConfigError, UserError
+
+log = logging.getLogger(__name__)
+
+
+class TrainingInterrupted(UserError):
+    """Training stopped on a signal after saving ``last.pt``; ``signum`` gives the exit code."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.signum = signum
+
+
+class TrainingDiverged(UserError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class Trainer:
+    """Fits a model with a task on a data source; every option is a plain constructor argument.
+
+    Args:
+        max_epochs: epochs to train (-1: no limit, then ``max_steps`` must be set).
+        max_steps: batches to train (-1: no limit); training stops at whichever comes first.
+        device: ``auto`` (CUDA when available), ``cpu`` or ``cuda[:N]``.
+        precision: ``32``, ``bf16`` (autocast, CPU or CUDA) or ``16`` (float16 autocast, CUDA).
+        compile: run the model through ``torch.compile``.
+        grad_clip: max global gradient norm (None: no clipping; the norm is logged either way).
+        accumulate_grad_batches: batches per optimizer step.
+        val_every_n_steps: validate every N batches (None: at the end of each epoch).
+        log_every_n_steps: interval of train scalars and progress lines.
+        monitor, monitor_mode: metric that picks ``best.pt`` and drives early stopping.
+        early_stopping_patience: validations without improvement before stopping (None: off).
+        resume: checkpoint to continue from; None continues from ``<run_dir>/checkpoints/last.pt``
+            when it exists; False always starts afresh.
+        progress: ``auto`` (a bar on a terminal), ``bar`` or ``log``.
+        test_checkpoint: ``best`` or ``last``, the weights the test split is scored with.
+    """
+
+    def __init__(
+        self,
+        max_epochs: int = 1,
+        max_steps: int = -1,
+        device: str = "auto",
+        precision: str | int = "32",
+        compile: bool = False,
+        grad_clip: float | None = None,
+        accumulate_grad_batches: int = 1,
+        val_every_n_steps: int | None = None,
+        log_every_n_steps: int = 50,
+        monitor: str = "val/loss",
+        monitor_mode: str = "min",
+        early_stopping_patience: int | None = None,
+        resume: str | bool | None = None,
+        progress: str = "auto",
+        test_checkpoint: str = "best",
+    ) -> None:
+        if max_epochs == -1 and max_steps == -1:
+            raise ConfigError("max_epochs and max_steps are both -1: training would never end")
+        self.max_epochs = max_epochs if max_epochs == -1 else positive_int("max_epochs", max_epochs)
+        self.max_steps = max_steps if max_steps == -1 else positive_int("max_steps", max_steps)
+        self.device = resolve_device(device)
+        self.precision = resolve_precision(precision, self.device)
+        self.compile = bool(compile)
+        self.grad_clip = None if grad_clip is None else positive_float("grad_clip", grad_clip)
+        self.accumulate = positive_int("accumulate_grad_batches", accumulate_grad_batches)
+        self.val_every = None if val_every_n_steps is None else positive_int("val_every_n_steps", val_every_n_steps)
+        self.log_every = positive_int("log_every_n_steps", log_every_n_steps)
+        self.monitor = str(monitor)
+        self.monitor_mode = one_of("monitor_mode", monitor_mode, ("min", "max"))
+        self.patience = None if early_stopping_patience is None else positive_int(
+            "early_stopping_patience", early_stopping_patience)
+        self.resume = resume
+        self.progress = one_of("progress", progress, ("auto", "bar", "log"))
+        self.test_checkpoint = one_of("test_checkpoint", test_checkpoint, ("best", "last"))
+
+    # ----------------------------------------------------------------------------- planning
+    def total_steps(self, batches_per_epoch: int) -> int:
+        """Number of training batches the run will take."""
+        by_epochs = self.max_epochs * batches_per_epoch if self.max_epochs > 0 else math.inf
+        by_steps = self.max_steps if self.max_steps > 0 else math.inf
+        return int(min(by_epochs, by_steps))
+
+    def optimizer_steps(self, batches_per_epoch: int) -> int:
+        """Number of optimizer steps (what an LR schedule counts)."""
+        per_epoch = -(-batches_per_epoch // self.accumulate)
+        return max(1, -(-self.total_steps(batches_per_epoch) * per_epoch // batches_per_epoch))
+
+    def _finished(self, state: FitState, total: int) -> bool:
+        return state.step >= total or state.stopped_early
+
+    # ----------------------------------------------------------------------------- the loop
+    def fit(self, model: nn.Module, task, data, optimizer, scheduler, run_dir: str | Path,
+            logger=None, config: dict | None = None) -> FitState:
+        """Train until ``max_epochs``/``max_steps`` or early stopping; returns the final state.
+
+        Writes ``checkpoints/last.pt`` at every validation and on SIGTERM/SIGINT, and
+        ``checkpoints/best.pt`` when the monitored metric improves.
+        """
+        logger = logger or NullLogger()
+        ckpt_dir = Path(run_dir) / "checkpoints"
+        model.to(self.device)
+        task.to(self.device)
+        scaler = grad_scaler(self.precision, self.device)
+        parts = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "scaler": scaler}
+        state = self._maybe_resume(ckpt_dir, parts)
+        forward_model = torch.compile(model) if self.compile else model
+        n_batches = data.num_batches("train")
+        total = self.total_steps(n_batches)
+        progress = Progress(total, state.step, self.progress)
+        window = RunningWindow(self.device)
+        fit_start = time.perf_counter()
+        with GracefulStop() as stop:
+            while not self._finished(state, total):
+                tick = time.perf_counter()
+                for batch in data.batches("train", state.epoch, state.batch_in_epoch):
+                    self._train_step(forward_model, task, batch, parts, window, state, n_batches)
+                    end_of_epoch = state.batch_in_epoch == n_batches
+                    if end_of_epoch:
+                        state.epoch, state.batch_in_epoch = state.epoch + 1, 0
+                    boundary = state.batch_in_epoch % self.accumulate == 0
+                    if state.step % self.log_every == 0 or self._finished(state, total):
+                        window.seconds += time.perf_counter() - tick
+                        self._log_train(window, state, optimizer, logger, progress)
+                        tick = time.perf_counter()
+                    if boundary and self._validation_due(state, end_of_epoch, total):
+                        window.seconds += time.perf_counter() - tick
+                        self._validate(forward_model, task, data, parts, window, state, ckpt_dir, logger, config)
+                        tick = time.perf_counter()
+                    if stop.requested and boundary:
+                        self._interrupt(stop.signum, parts, window, state, ckpt_dir, config)
+                    if self._finished(state, total):
+                        break
+                window.seconds += time.perf_counter() - tick
+        progress.close()
+        state.train_seconds = state.train_seconds or (time.perf_counter() - fit_start)
+        return state
+
+    def _train_step(self, model, task, batch, parts, window: RunningWindow, state: FitState,
+                    n_batches: int) -> None:
+        model.train()
+        with autocast(self.precision, self.device):
+            out = task.step(model, batch)
+        parts["scaler"].scale(out.loss / self.accumulate).backward()
+        samples = int(batch["y"].shape[0])
+        window.add_loss(out.loss, samples)
+        state.step, state.batch_in_epoch = state.step + 1, state.batch_in_epoch + 1
+        state.train_samples += samples
+        if state.batch_in_epoch % self.accumulate == 0 or state.batch_in_epoch == n_batches:
+            self._optimizer_step(parts, window)
+
+    def _optimizer_step(self, parts, window: RunningWindow) -> None:
+        optimizer, scaler = parts["optimizer"], parts["scaler"]
+        scaler.unscale_(optimizer)
+        params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        norm = torch.nn.utils.clip_grad_norm_(params, self.grad_clip or math.inf, foreach=True)
+        window.add_grad_norm(norm)
+        scaler.step(optimizer)
+        scaler.update()
+        optimizer.zero_grad(set_to_none=True)
+        parts["scheduler"].step()
+
+    def _log_train(self, window: RunningWindow, state: FitState, optimizer, logger, progress) -> None:
+        self._check_finite(window, state)
+        values = window.summary() | {"train/lr": optimizer.param_groups[0]["lr"], "train/epoch": state.epoch}
+        logger.log_scalars(values, state.step)
+        progress.update(state.step, {k: v for k, v in values.items() if k != "train/epoch"})
+        state.train_seconds += window.seconds
+        window.reset()
+
+    def _check_finite(self, window: RunningWindow, state: FitState) -> None:
+        if window.has_nonfinite():
+            raise TrainingDiverged(
+                f"the training loss became NaN or infinite by step {state.step}; the last good checkpoint "
+                "is kept (lower optimizer.lr or set trainer.grad_clip)"
+            )
+
+    # ----------------------------------------------------------------------------- validation
+    def _validation_due(self, state: FitState, end_of_epoch: bool, total: int) -> bool:
+        if self.val_every is not None:
+            due = state.step % self.val_every == 0
+        else:
+            due = end_of_epoch
+        return due or state.step >= total
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module, task, data, split: str) -> dict[str, float]:
+        """Metrics of ``model`` on a whole split, as ``{"<split>/<name>": value}``."""
+        model.eval()
+        metrics = task.metrics().to(self.device)
+        with autocast(self.precision, self.device):
+            for batch in data.batches(split):
+                task.update_metrics(metrics, task.step(model, batch), batch)
+        return {f"{split}/{k}": float(v) for k, v in metrics.compute().items()}
+
+    def _validate(self, model, task, data, parts, window, state: FitState, ckpt_dir: Path, logger, config) -> None:
+        self._check_finite(window, state)
+        metrics = self.evaluate(model, task, data, "val") if data.split_size("val") else {}
+        logger.log_scalars(metrics, state.step)
+        if metrics:
+            log.info("validation at step %d: %s", state.step, " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+            task.on_validation_end(model, data, logger, state.step)
+        improved = self._update_monitor(metrics, state)
+        state.last_val_step = state.step
+        ckpt = self._checkpoint(parts, state, config)
+        save_atomic(ckpt, ckpt_dir / "last.pt")
+        if improved:
+            save_atomic(ckpt, ckpt_dir / "best.pt")
+
+    def _update_monitor(self, metrics: dict[str, float], state: FitState) -> bool:
+        """Track the best monitored value; True when this validation is the best so far."""
+        if not metrics:
+            return True
+        if self.monitor not in metrics:
+            raise ConfigError(f"trainer.monitor={self.monitor} is not a validation metric; "
+                              f"choose one of {sorted(metrics)}")
+        score = metrics[self.monitor]
+        best = state.best_score
+        better = best is None or (score < best if self.monitor_mode == "min" else score > best)
+        if better:
+            state.best_score, state.bad_validations = score, 0
+        else:
+            state.bad_validations += 1
+            if self.patience is not None and state.bad_validations >= self.patience:
+                log.info("early stopping at step %d: %s has not improved for %d validations",
+                         state.step, self.monitor, state.bad_validations)
+                state.stopped_early = True
+        return better
+
+    # ----------------------------------------------------------------------------- checkpoints
+    def _checkpoint(self, parts: dict, state: FitState, config: dict | None) -> dict:
+        ckpt = {name: part.state_dict() for name, part in parts.items()}
+        return ckpt | {"rng": rng_state(), "state": state.to_dict(), "config": config or {}, "format": 1}
+
+    def _interrupt(self, signum: int, parts, window, state: FitState, ckpt_dir: Path, config) -> None:
+        self._check_finite(window, state)
+        path = ckpt_dir / "last.pt"
+        save_atomic(self._checkpoint(parts, state, config), path)
+        raise TrainingInterrupted(
+            f"interrupted by signal {signum} at step {state.step}; saved {path}. Resume with: "
+            f"python train.py trainer.resume={path} (or rerun with hydra.run.dir={ckpt_dir.parent})",
+            signum,
+        )
+
+    def _maybe_resume(self, ckpt_dir: Path, parts: dict) -> FitState:
+        if self.resume is False or str(self.resume).lower() in ("false", "none", "no"):
+            return FitState()
+        path = Path(self.resume) if self.resume else ckpt_dir / "last.pt"
+        if not self.resume and not path.exists():
+            return FitState()
+        ckpt = load_checkpoint(path, map_location=self.device)
+        for name, part in parts.items():
+            try:
+                part.load_state_dict(ckpt[name])
+            except (KeyError, RuntimeError, ValueError) as e:
+                first = str(e).strip().splitlines()[0] if str(e) else type(e).__name__
+                raise CheckpointError(f"checkpoint {path} does not fit this run's {name}: {first}") from None
+        set_rng_state(ckpt["rng"])
+        state = FitState(**ckpt["state"])
+        log.info("resumed from %s at step %d (epoch %d)", path, state.step, state.epoch)
+        return state

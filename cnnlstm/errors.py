@@ -1,0 +1,17 @@
+"""User-facing errors: each carries one line that names the offending key, value or file."""
+
+
+class UserError(Exception):
+    """Bad input from the user; the entry points print it as one line and exit non-zero."""
+
+
+class ConfigError(UserError, ValueError):
+    """A config value (or a constructor argument built from one) is invalid."""
+
+
+class CheckpointError(UserError):
+    """A checkpoint is missing, corrupt or unsafe to load."""
+
+
+class DataError(UserError):
+    """A data source is missing, unreadable or inconsistent."""

@@ -1,0 +1,88 @@
+"""The CNN-LSTM video classifier of the Keras "moving square" tutorial, made configurable."""
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from cnnlstm.checks import int_list, positive_int, probability
+from cnnlstm.nn.conv_stack import ConvStack2d
+from cnnlstm.nn.mlp import MLP
+from cnnlstm.nn.time_distributed import TimeDistributed
+
+
+class CNNLSTM(nn.Module):
+    """A CNN on every frame (time folded into batch), an LSTM over the frame features, a dense head.
+
+    Defaults reproduce the tutorial: Conv2d(1->2, 2x2, ReLU), MaxPool 2x2, flatten, LSTM(50),
+    Linear(50->1) on 50x50 frames. The head reads the LSTM output at the last step (both
+    directions' final states when bidirectional).
+
+    Args:
+        frame_size: ``H`` (square) or ``(H, W)`` of each frame.
+        in_channels: channels per frame.
+        num_outputs: logits per sequence (1 for a binary label).
+        conv_channels, kernel_sizes, pool_sizes, padding, activation, batch_norm: the per-frame
+            conv stack, see :class:`cnnlstm.nn.conv_stack.ConvStack2d`.
+        hidden_size, num_layers, bidirectional, dropout: the LSTM (dropout between its layers
+            and before the head).
+        head_hidden: widths of hidden dense layers in the head (tutorial: none).
+        fold_time: fold time into batch for the CNN; False is the slow per-frame loop.
+
+    Example:
+        >>> model = CNNLSTM(frame_size=50)
+        >>> model(torch.zeros(4, 10, 1, 50, 50)).shape
+        torch.Size([4, 1])
+    """
+
+    def __init__(
+        self,
+        frame_size: int | Sequence[int] = 50,
+        in_channels: int = 1,
+        num_outputs: int = 1,
+        conv_channels: Sequence[int] = (2,),
+        kernel_sizes: int | Sequence[int] = 2,
+        pool_sizes: int | Sequence[int] = 2,
+        padding: str = "valid",
+        activation: str = "relu",
+        batch_norm: bool = False,
+        hidden_size: int = 50,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        head_hidden: Sequence[int] = (),
+        fold_time: bool = True,
+    ) -> None:
+        super().__init__()
+        h, w = int_list("frame_size", frame_size, 2)
+        self.frame_size = (h, w)
+        self.in_channels = positive_int("in_channels", in_channels)
+        conv = ConvStack2d(in_channels, (h, w), conv_channels, kernel_sizes, pool_sizes, padding,
+                           activation, batch_norm)
+        self.cnn = TimeDistributed(nn.Sequential(conv, nn.Flatten()), fold=fold_time)
+        self.lstm = nn.LSTM(
+            conv.out_features,
+            positive_int("hidden_size", hidden_size),
+            num_layers=positive_int("num_layers", num_layers),
+            batch_first=True,
+            bidirectional=bidirectional,
+            dropout=probability("dropout", dropout) if num_layers > 1 else 0.0,
+        )
+        self.dropout = nn.Dropout(dropout)
+        directions = 2 if bidirectional else 1
+        self.head = MLP(hidden_size * directions, num_outputs, head_hidden, activation, dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x: (B, T, C, H, W)`` (or ``(B, T, H, W)`` for one channel) -> logits ``(B, num_outputs)``."""
+        if x.dim() == 4 and self.in_channels == 1:
+            x = x.unsqueeze(2)  # (B, T, 1, H, W)
+        if x.dim() != 5 or tuple(x.shape[2:]) != (self.in_channels, *self.frame_size):
+            raise ValueError(
+                f"CNNLSTM expects x of shape (B, T, {self.in_channels}, {self.frame_size[0]}, "
+                f"{self.frame_size[1]}), got {tuple(x.shape)}"
+            )
+        features = self.cnn(x)  # (B, T, F)
+        _, (h_n, _) = self.lstm(features)  # h_n: (layers * directions, B, hidden)
+        directions = 2 if self.lstm.bidirectional else 1
+        last = h_n[-directions:].transpose(0, 1).flatten(1)  # (B, hidden * directions)
+        return self.head(self.dropout(last))  # (B, num_outputs)

@@ -1,0 +1,82 @@
+"""A stack of Conv2d -> activation -> MaxPool blocks whose output size is known at build time."""
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from cnnlstm.checks import int_list
+from cnnlstm.errors import ConfigError
+from cnnlstm.nn.activations import activation
+from cnnlstm.nn.shift_conv import ShiftConv2d
+
+
+def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0) -> int:
+    """Length of a conv/pool output along one axis (no dilation)."""
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+class ConvStack2d(nn.Module):
+    """``len(channels)`` blocks of Conv2d(kernel, padding) -> activation -> MaxPool2d(pool).
+
+    Args:
+        in_channels: channels of the input image.
+        input_size: ``(H, W)`` of the input, used to check the geometry when the stack is built.
+        channels: output channels per block.
+        kernel_sizes: square kernel per block (an int applies to every block).
+        pool_sizes: square max-pool per block; 1 means no pooling.
+        padding: ``"valid"`` (Keras default, as in the tutorial) or ``"same"``.
+        activation: name from :data:`cnnlstm.nn.activations.ACTIVATIONS`.
+        batch_norm: add BatchNorm2d after each conv.
+
+    Raises:
+        ConfigError: when a block would shrink the image below 1x1, naming the block and sizes.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        input_size: tuple[int, int],
+        channels: Sequence[int],
+        kernel_sizes: int | Sequence[int] = 3,
+        pool_sizes: int | Sequence[int] = 2,
+        padding: str = "valid",
+        activation_name: str = "relu",
+        batch_norm: bool = False,
+    ) -> None:
+        super().__init__()
+        channels = int_list("conv_channels", channels)
+        kernels = int_list("kernel_sizes", kernel_sizes, len(channels))
+        pools = int_list("pool_sizes", pool_sizes, len(channels))
+        if padding not in ("valid", "same"):
+            raise ConfigError(f"padding must be 'valid' or 'same', got {padding!r}")
+        h, w = input_size
+        blocks, prev = [], in_channels
+        for i, (c, k, p) in enumerate(zip(channels, kernels, pools)):
+            ch, cw = (h, w) if padding == "same" else (conv_output_size(h, k), conv_output_size(w, k))
+            nh, nw = ch // p, cw // p
+            if min(ch, cw) < 1 or min(nh, nw) < 1:
+                raise ConfigError(
+                    f"frame {input_size[0]}x{input_size[1]} is too small for the conv stack: block {i} "
+                    f"(kernel {k}, pool {p}) gets {h}x{w} and would output {max(nh, 0)}x{max(nw, 0)}"
+                )
+            layers: list[nn.Module] = [ShiftConv2d(prev, c, k, padding=padding, bias=not batch_norm)]
+            if batch_norm:
+                layers.append(nn.BatchNorm2d(c))
+            layers.append(activation(activation_name))
+            if p > 1:
+                layers.append(nn.MaxPool2d(p))
+            blocks.append(nn.Sequential(*layers))
+            prev, h, w = c, nh, nw
+        self.blocks = nn.Sequential(*blocks)
+        self.out_channels = prev
+        self.output_size = (h, w)
+
+    @property
+    def out_features(self) -> int:
+        """Number of values per image after flattening the output."""
+        return self.out_channels * self.output_size[0] * self.output_size[1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x: (N, C, H, W) -> (N, C_out, H_out, W_out)``."""
+        return self.blocks(x)

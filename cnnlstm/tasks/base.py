@@ -1,0 +1,55 @@
+"""What a task is to the trainer: how to call the model on a batch, the loss, and the metrics."""
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torchmetrics import MeanMetric, MetricCollection
+
+
+@dataclass
+class StepOutput:
+    """The result of one forward pass: the scalar loss and the model outputs for the metrics."""
+
+    loss: torch.Tensor
+    outputs: torch.Tensor
+
+
+class Task(nn.Module):
+    """Loss and metrics of a family of problems; the one trainer is the same for every task.
+
+    Subclasses implement :meth:`loss` and :meth:`update_metrics`, and may extend :meth:`metrics`
+    and :meth:`model_inputs`. Metrics are torchmetrics objects, so they accumulate on the device
+    and all-reduce across ranks.
+    """
+
+    monitor: str = "val/loss"
+    monitor_mode: str = "min"
+
+    def model_inputs(self, batch: dict[str, torch.Tensor]) -> tuple[tuple, dict]:
+        """Positional and keyword arguments of the model call for ``batch``."""
+        kwargs = {"lengths": batch["lengths"]} if "lengths" in batch else {}
+        return (batch["x"],), kwargs
+
+    def step(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> StepOutput:
+        """Run ``model`` on ``batch`` and compute the loss."""
+        args, kwargs = self.model_inputs(batch)
+        outputs = model(*args, **kwargs)
+        return StepOutput(self.loss(outputs, batch), outputs)
+
+    def loss(self, outputs: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    def metrics(self) -> MetricCollection:
+        """A fresh set of metrics for one evaluation pass; ``loss`` is averaged over samples."""
+        return MetricCollection({"loss": MeanMetric()})
+
+    def update_metrics(self, metrics: MetricCollection, step: StepOutput, batch: dict[str, torch.Tensor]) -> None:
+        metrics["loss"].update(step.loss.detach().float(), weight=batch["y"].shape[0])
+
+    def on_validation_end(self, model: nn.Module, data, logger, step: int) -> None:
+        """Hook after each validation, e.g. to log sample images; the default does nothing."""
+
+    def predict(self, outputs: torch.Tensor) -> torch.Tensor:
+        """The task's prediction from model outputs (class ids, images ...)."""
+        return outputs

@@ -1,0 +1,41 @@
+"""Sequence classification: one label per sequence, binary (1 logit) or multi-class (K logits)."""
+
+import torch
+import torch.nn.functional as F
+from torchmetrics import MeanMetric, MetricCollection
+
+from cnnlstm.checks import probability
+from cnnlstm.tasks.base import StepOutput, Task
+
+
+class Classification(Task):
+    """Cross-entropy on logits ``(B, K)``; ``K == 1`` means binary cross-entropy on one logit.
+
+    Metrics: ``loss`` and ``acc``.
+    """
+
+    def __init__(self, label_smoothing: float = 0.0) -> None:
+        super().__init__()
+        self.label_smoothing = probability("label_smoothing", label_smoothing)
+
+    def loss(self, outputs: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        y = batch["y"]
+        if outputs.shape[-1] == 1:
+            target = y.float() * (1 - self.label_smoothing) + 0.5 * self.label_smoothing
+            return F.binary_cross_entropy_with_logits(outputs.squeeze(-1).float(), target)
+        return F.cross_entropy(outputs.float(), y, label_smoothing=self.label_smoothing)
+
+    def predict(self, outputs: torch.Tensor) -> torch.Tensor:
+        """Class ids ``(B,)`` from logits ``(B, K)``."""
+        if outputs.shape[-1] == 1:
+            return (outputs.squeeze(-1) > 0).long()
+        return outputs.argmax(-1)
+
+    def metrics(self) -> MetricCollection:
+        metrics = super().metrics()
+        metrics.add_metrics({"acc": MeanMetric()})
+        return metrics
+
+    def update_metrics(self, metrics: MetricCollection, step: StepOutput, batch: dict[str, torch.Tensor]) -> None:
+        super().update_metrics(metrics, step, batch)
+        metrics["acc"].update((self.predict(step.outputs) == batch["y"]).float())

@@ -1,0 +1,20 @@
+"""Train a model: ``python train.py [model=cldnn] [key=value ...]``; sweeps with ``-m``.
+
+The config is composed from ``conf/`` (``conf/config.yaml`` lists the groups); the run directory
+gets model_summary.txt, tb/, checkpoints/{last,best}.pt and metrics.json.
+"""
+
+import hydra
+from omegaconf import DictConfig
+
+from cnnlstm.engine.cli import run_job
+from cnnlstm.engine.run import train
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="config")
+def main(cfg: DictConfig) -> float | None:
+    return run_job(train, cfg)
+
+
+if __name__ == "__main__":
+    main()
