@@ -221,7 +221,7 @@ class Trainer:
         logger.log_scalars(metrics, state.step)
         if metrics:
             log.info("validation at step %d: %s", state.step, " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
-            task.on_validation_end(model, data, logger, state.step)
+            task.on_validation_end(model, data, logger, state.step, ckpt_dir.parent)
         improved = self._update_monitor(metrics, state)
         state.last_val_step = state.step
         ckpt = self._checkpoint(parts, state, config)

@@ -1,6 +1,7 @@
 """What a task is to the trainer: how to call the model on a batch, the loss, and the metrics."""
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -47,8 +48,9 @@ class Task(nn.Module):
     def update_metrics(self, metrics: MetricCollection, step: StepOutput, batch: dict[str, torch.Tensor]) -> None:
         metrics["loss"].update(step.loss.detach().float(), weight=batch["y"].shape[0])
 
-    def on_validation_end(self, model: nn.Module, data, logger, step: int) -> None:
-        """Hook after each validation, e.g. to log sample images; the default does nothing."""
+    def on_validation_end(self, model: nn.Module, data, logger, step: int, run_dir: Path) -> None:
+        """Hook after each validation (on the main process), e.g. to log sample images or write
+        files such as ``samples.png`` into ``run_dir``; the default does nothing."""
 
     def predict(self, outputs: torch.Tensor) -> torch.Tensor:
         """The task's prediction from model outputs (class ids, images ...)."""
