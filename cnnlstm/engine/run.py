@@ -54,7 +54,8 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict[str, float]:
         start = time.perf_counter()
         state = trainer.fit(model, task, data, optimizer, scheduler, run_dir, logger, config)
         fit_seconds = time.perf_counter() - start
-        _load_weights(model, run_dir / "checkpoints" / f"{trainer.test_checkpoint}.pt", trainer.device)
+        test_ckpt = run_dir / "checkpoints" / f"{trainer.test_checkpoint}.pt"
+        _load_weights(model, test_ckpt if test_ckpt.exists() else run_dir / "checkpoints" / "last.pt", trainer.device)
         metrics = trainer.evaluate(model, task, data, "test") if data.split_size("test") else {}
         metrics |= {
             "fit_seconds": fit_seconds,

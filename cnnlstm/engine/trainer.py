@@ -155,6 +155,8 @@ class Trainer:
                         break
                 window.seconds += time.perf_counter() - tick
         progress.close()
+        if not (ckpt_dir / "last.pt").exists():  # resumed from elsewhere with nothing left to train
+            save_atomic(self._checkpoint(parts, state, config), ckpt_dir / "last.pt")
         state.train_seconds = state.train_seconds or (time.perf_counter() - fit_start)
         return state
 

@@ -5,8 +5,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from cnnlstm.checks import int_list, positive_int, probability
+from cnnlstm.checks import int_list, one_of, positive_int, probability
 from cnnlstm.nn.conv_stack import ConvStack2d
+from cnnlstm.nn.init import keras_init_
 from cnnlstm.nn.mlp import MLP
 from cnnlstm.nn.time_distributed import TimeDistributed
 
@@ -28,6 +29,8 @@ class CNNLSTM(nn.Module):
             and before the head).
         head_hidden: widths of hidden dense layers in the head (tutorial: none).
         fold_time: fold time into batch for the CNN; False is the slow per-frame loop.
+        init: ``keras`` (the tutorial's framework defaults, see :func:`cnnlstm.nn.init.keras_init_`)
+            or ``torch`` (PyTorch's own defaults).
 
     Example:
         >>> model = CNNLSTM(frame_size=50)
@@ -52,6 +55,7 @@ class CNNLSTM(nn.Module):
         dropout: float = 0.0,
         head_hidden: Sequence[int] = (),
         fold_time: bool = True,
+        init: str = "keras",
     ) -> None:
         super().__init__()
         h, w = int_list("frame_size", frame_size, 2)
@@ -71,6 +75,8 @@ class CNNLSTM(nn.Module):
         self.dropout = nn.Dropout(dropout)
         directions = 2 if bidirectional else 1
         self.head = MLP(hidden_size * directions, num_outputs, head_hidden, activation, dropout)
+        if one_of("init", init, ("keras", "torch")) == "keras":
+            keras_init_(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x: (B, T, C, H, W)`` (or ``(B, T, H, W)`` for one channel) -> logits ``(B, num_outputs)``."""

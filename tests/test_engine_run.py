@@ -1,0 +1,132 @@
+"""End-to-end runs through Hydra's compose API: the run-directory contract, learning, resume, eval."""
+
+import json
+
+import pytest
+import torch
+from conftest import TINY_SQUARES, compose_config
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from cnnlstm.engine.checkpoint import load_checkpoint
+from cnnlstm.engine.builder import build
+from cnnlstm.engine.run import build_parts, evaluate, train
+from cnnlstm.errors import CheckpointError, ConfigError
+
+
+@pytest.fixture(scope="module")
+def tutorial_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("run")
+    cfg = compose_config(*TINY_SQUARES, "trainer.max_epochs=2", "trainer.val_every_n_steps=2")
+    return run_dir, train(cfg, run_dir)
+
+
+def untrained_metrics(cfg) -> dict[str, float]:
+    torch.manual_seed(cfg.seed)
+    trainer = build(cfg.trainer, "trainer")
+    data, task, model = build_parts(cfg, trainer.device)
+    return trainer.evaluate(model, task, data, "test")
+
+
+def test_run_directory_contract(tutorial_run):
+    run_dir, metrics = tutorial_run
+    assert "Total params" in (run_dir / "model_summary.txt").read_text()
+    for name in ("last.pt", "best.pt"):
+        ckpt = torch.load(run_dir / "checkpoints" / name, weights_only=True)
+        assert {"model", "optimizer", "scheduler", "scaler", "rng", "state", "config"} <= set(ckpt)
+    saved = json.loads((run_dir / "metrics.json").read_text())
+    assert saved == pytest.approx(metrics)
+    for key in ("test/acc", "test/loss", "fit_seconds", "train_samples_per_s"):
+        assert isinstance(saved[key], float)
+
+
+def test_tensorboard_has_scalars_graph_and_hparams(tutorial_run):
+    run_dir, _ = tutorial_run
+    events = EventAccumulator(str(run_dir / "tb"), size_guidance={"scalars": 0}).Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"train/loss", "train/lr", "train/grad_norm", "train/samples_per_s", "val/loss", "val/acc",
+            "test/acc"} <= tags
+    assert events.Graph() is not None
+    plugins = events.PluginTagToContent("hparams")
+    assert "_hparams_/experiment" in plugins and "_hparams_/session_start_info" in plugins
+
+
+def test_accuracy_rises(tutorial_run):
+    run_dir, metrics = tutorial_run
+    events = EventAccumulator(str(run_dir / "tb")).Reload()
+    val_loss = [e.value for e in events.Scalars("val/loss")]
+    assert len(val_loss) == 8 and val_loss[-1] < 0.5 * val_loss[0]
+    before = untrained_metrics(compose_config(*TINY_SQUARES))
+    assert before["test/acc"] < 0.7 and metrics["test/acc"] >= 0.95
+
+
+def test_eval_any_batch_size_gives_the_same_answers(tutorial_run, tmp_path):
+    run_dir, metrics = tutorial_run
+    ckpt = run_dir / "checkpoints" / "best.pt"
+    one = evaluate(ckpt, ["data.eval_batch_size=1", "data.batch_size=1"], tmp_path / "b1")
+    many = evaluate(ckpt, ["data.eval_batch_size=64"], tmp_path / "b64")
+    assert one["test/acc"] == many["test/acc"] == metrics["test/acc"]
+    assert one["test/loss"] == pytest.approx(many["test/loss"], abs=1e-6)
+    assert json.loads((tmp_path / "b1" / "metrics.json").read_text())["test/acc"] == one["test/acc"]
+
+
+def test_eval_rejects_bad_override(tutorial_run, tmp_path):
+    run_dir, _ = tutorial_run
+    with pytest.raises(ConfigError, match="data.batch_size"):
+        evaluate(run_dir / "checkpoints" / "best.pt", ["data.batch_size=0"], tmp_path)
+
+
+def final_weights(run_dir):
+    return load_checkpoint(run_dir / "checkpoints" / "last.pt")["model"]
+
+
+def test_resume_equals_uninterrupted(tmp_path):
+    common = [*TINY_SQUARES, "data.n_train=128", "model.dropout=0.3", "model.head_hidden=[8]",
+              "logger=none", "trainer.max_epochs=-1"]
+    train(compose_config(*common, "trainer.max_steps=10"), tmp_path / "straight")
+    train(compose_config(*common, "trainer.max_steps=5"), tmp_path / "split")  # stops mid-epoch
+    assert load_checkpoint(tmp_path / "split/checkpoints/last.pt")["state"]["batch_in_epoch"] == 1
+    train(compose_config(*common, "trainer.max_steps=10"), tmp_path / "split")  # continues from last.pt
+    straight, resumed = final_weights(tmp_path / "straight"), final_weights(tmp_path / "split")
+    assert straight.keys() == resumed.keys()
+    for key in straight:
+        assert torch.equal(straight[key], resumed[key]), key
+    # an explicit trainer.resume path from another directory continues the same way
+    train(compose_config(*common, "trainer.max_steps=10",
+                         f"trainer.resume={tmp_path / 'split/checkpoints/last.pt'}"), tmp_path / "copy")
+    assert all(torch.equal(straight[k], v) for k, v in final_weights(tmp_path / "copy").items())
+
+
+def test_resume_from_a_checkpoint_of_another_model_is_refused(tmp_path):
+    common = [*TINY_SQUARES, "logger=none", "trainer.max_steps=2"]
+    train(compose_config(*common), tmp_path / "a")
+    with pytest.raises(CheckpointError, match="does not fit"):
+        train(compose_config(*common, "model.hidden_size=7",
+                             f"trainer.resume={tmp_path / 'a/checkpoints/last.pt'}"), tmp_path / "b")
+
+
+def test_early_stopping(tmp_path):
+    common = [*TINY_SQUARES, "logger=none", "trainer.max_epochs=50", "trainer.val_every_n_steps=1",
+              "trainer.early_stopping_patience=2", "optimizer.lr=1e-12"]
+    metrics = train(compose_config(*common), tmp_path / "es")
+    assert metrics["steps"] < 20
+
+
+def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    from cnnlstm.engine.trainer import TrainingDiverged
+    from cnnlstm.tasks import Classification
+
+    common = [*TINY_SQUARES, "logger=none", "trainer.max_epochs=4", "trainer.log_every_n_steps=1"]
+    train(compose_config(*common, "trainer.max_epochs=1"), tmp_path)
+    good = load_checkpoint(tmp_path / "checkpoints/last.pt")
+    loss, calls = Classification.loss, []
+
+    def poisoned(self, outputs, batch):
+        calls.append(1)
+        return loss(self, outputs, batch) * (float("nan") if len(calls) > 3 else 1.0)
+
+    monkeypatch.setattr(Classification, "loss", poisoned)
+    with pytest.raises(TrainingDiverged, match="NaN"):
+        train(compose_config(*common), tmp_path)
+    kept = load_checkpoint(tmp_path / "checkpoints/last.pt")
+    assert kept["state"] == good["state"]
+    assert all(torch.equal(kept["model"][k], v) for k, v in good["model"].items())
