@@ -7,8 +7,8 @@ import torch
 from conftest import TINY_SQUARES, compose_config
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from cnnlstm.engine.checkpoint import load_checkpoint
 from cnnlstm.engine.builder import build
+from cnnlstm.engine.checkpoint import load_checkpoint
 from cnnlstm.engine.run import build_parts, evaluate, train
 from cnnlstm.errors import CheckpointError, ConfigError
 
