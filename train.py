@@ -1,13 +1,17 @@
 """Train a model: ``python train.py [model=cldnn] [key=value ...]``; sweeps with ``-m``.
 
 The config is composed from ``conf/`` (``conf/config.yaml`` lists the groups); the run directory
-gets model_summary.txt, tb/, checkpoints/{last,best}.pt and metrics.json.
+gets model_summary.txt, tb/, checkpoints/{last,best}.pt and metrics.json. Several processes:
+``torchrun --nproc_per_node=N train.py ...`` (DistributedDataParallel; gloo on CPU, NCCL on CUDA).
 """
+
+import sys
 
 import hydra
 from omegaconf import DictConfig
 
 from cnnlstm.engine.cli import run_job
+from cnnlstm.engine.distributed import hydra_argv_for_rank
 from cnnlstm.engine.run import train
 
 
@@ -17,4 +21,5 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    sys.argv = hydra_argv_for_rank(sys.argv)  # under torchrun: one run directory, rank 0's
     main()

@@ -1,6 +1,7 @@
 """End-to-end runs through Hydra's compose API: the run-directory contract, learning, resume, eval."""
 
 import json
+import logging
 
 import pytest
 import torch
@@ -79,20 +80,26 @@ def final_weights(run_dir):
     return load_checkpoint(run_dir / "checkpoints" / "last.pt")["model"]
 
 
-def test_resume_equals_uninterrupted(tmp_path):
+def test_resume_equals_uninterrupted(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
     common = [*TINY_SQUARES, "data.n_train=128", "model.dropout=0.3", "model.head_hidden=[8]",
               "logger=none", "trainer.max_epochs=-1"]
     train(compose_config(*common, "trainer.max_steps=10"), tmp_path / "straight")
     train(compose_config(*common, "trainer.max_steps=5"), tmp_path / "split")  # stops mid-epoch
     assert load_checkpoint(tmp_path / "split/checkpoints/last.pt")["state"]["batch_in_epoch"] == 1
+    caplog.clear()
     train(compose_config(*common, "trainer.max_steps=10"), tmp_path / "split")  # continues from last.pt
+    assert "resumed from" in caplog.text and "at step 5" in caplog.text
     straight, resumed = final_weights(tmp_path / "straight"), final_weights(tmp_path / "split")
     assert straight.keys() == resumed.keys()
     for key in straight:
         assert torch.equal(straight[key], resumed[key]), key
     # an explicit trainer.resume path from another directory continues the same way
+    caplog.clear()
+    train(compose_config(*common, "trainer.max_steps=10", "trainer.resume=false"), tmp_path / "split")
+    assert "resumed from" not in caplog.text  # resume=false starts afresh
     train(compose_config(*common, "trainer.max_steps=10",
-                         f"trainer.resume={tmp_path / 'split/checkpoints/last.pt'}"), tmp_path / "copy")
+                         f"trainer.resume={tmp_path / 'straight/checkpoints/last.pt'}"), tmp_path / "copy")
     assert all(torch.equal(straight[k], v) for k, v in final_weights(tmp_path / "copy").items())
 
 

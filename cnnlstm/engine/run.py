@@ -16,6 +16,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from cnnlstm.engine.builder import build, build_model, build_optimizer, build_scheduler
 from cnnlstm.engine.checkpoint import load_checkpoint
+from cnnlstm.engine.distributed import Distributed
+from cnnlstm.engine.loggers import NullLogger
 from cnnlstm.engine.rng import seed_everything
 from cnnlstm.engine.summary import model_summary
 from cnnlstm.errors import CheckpointError, ConfigError
@@ -23,36 +25,50 @@ from cnnlstm.errors import CheckpointError, ConfigError
 log = logging.getLogger(__name__)
 
 
-def build_parts(cfg: DictConfig, device: torch.device):
-    """The data (set up on ``device``), the task and the model of a config."""
+def build_parts(cfg: DictConfig, device: torch.device, rank: int = 0, world_size: int = 1):
+    """The data (set up on ``device`` for this rank), the task and the model of a config."""
     data = build(cfg.data, "data")
-    data.setup(device)
+    data.setup(device, rank, world_size)
     task = build(cfg.task, "task")
     model = build_model(cfg.model, getattr(data, "dims", {}))
     return data, task, model
 
 
 def train(cfg: DictConfig, run_dir: str | Path) -> dict[str, float]:
-    """Train, test with the best checkpoint, and write the run directory; returns the metrics."""
-    run_dir = Path(run_dir)
+    """Train, test with the best checkpoint, and write the run directory; returns the metrics.
+
+    Under ``torchrun`` every rank trains on its share of each batch and only rank 0 writes.
+    """
     if not isinstance(cfg.get("seed"), int):
         raise ConfigError(f"seed must be an integer, got {cfg.get('seed')!r}")
     seed_everything(cfg.seed)
     trainer = build(cfg.trainer, "trainer")
-    data, task, model = build_parts(cfg, trainer.device)
+    dist, trainer.device = Distributed.from_env(trainer.device)
+    if not dist.is_main:
+        logging.getLogger().setLevel(logging.WARNING)  # one copy of each log line, rank 0's
+    try:
+        return _train(cfg, Path(dist.broadcast(str(run_dir))), trainer, dist)
+    finally:
+        dist.close()
+
+
+def _train(cfg: DictConfig, run_dir: Path, trainer, dist: Distributed) -> dict[str, float]:
+    data, task, model = build_parts(cfg, trainer.device, dist.rank, dist.world_size)
     model.to(trainer.device)
     config = OmegaConf.to_container(cfg, resolve=True)
     optimizer = build_optimizer(cfg.optimizer, model.parameters())
     scheduler = build_scheduler(cfg.scheduler, optimizer, trainer.optimizer_steps(data.num_batches("train")))
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(config))
     args, kwargs = task.model_inputs(data.example_batch())
-    log.info("model summary:\n%s", model_summary(model, args, kwargs, run_dir / "model_summary.txt"))
-    logger = build(cfg.logger, "logger", log_dir=str(run_dir / "tb"))
+    logger = NullLogger()
+    if dist.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(config))
+        log.info("model summary:\n%s", model_summary(model, args, kwargs, run_dir / "model_summary.txt"))
+        logger = build(cfg.logger, "logger", log_dir=str(run_dir / "tb"))
     try:
         logger.log_graph(model, args)
         start = time.perf_counter()
-        state = trainer.fit(model, task, data, optimizer, scheduler, run_dir, logger, config)
+        state = trainer.fit(model, task, data, optimizer, scheduler, run_dir, logger, config, dist)
         fit_seconds = time.perf_counter() - start
         test_ckpt = run_dir / "checkpoints" / f"{trainer.test_checkpoint}.pt"
         _load_weights(model, test_ckpt if test_ckpt.exists() else run_dir / "checkpoints" / "last.pt", trainer.device)
@@ -65,8 +81,9 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict[str, float]:
         }
         if state.best_score is not None:
             metrics[f"best/{trainer.monitor}"] = state.best_score
-        write_json(run_dir / "metrics.json", metrics)
-        logger.log_hparams(flat_hparams(config), {k: float(v) for k, v in metrics.items()})
+        if dist.is_main:
+            write_json(run_dir / "metrics.json", metrics)
+            logger.log_hparams(flat_hparams(config), {k: float(v) for k, v in metrics.items()})
     finally:
         logger.close()
     log.info("test metrics: %s", " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))

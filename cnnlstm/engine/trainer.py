@@ -7,6 +7,7 @@ the device except at log intervals, validations and saves.
 
 import logging
 import math
+import signal
 import time
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from torch import nn
 
 from cnnlstm.checks import one_of, positive_float, positive_int
 from cnnlstm.engine.checkpoint import load_checkpoint, save_atomic
+from cnnlstm.engine.distributed import Distributed
 from cnnlstm.engine.loggers import NullLogger
 from cnnlstm.engine.precision import autocast, grad_scaler, resolve_device, resolve_precision
 from cnnlstm.engine.progress import Progress
@@ -95,6 +97,7 @@ class Trainer:
         self.resume = resume
         self.progress = one_of("progress", progress, ("auto", "bar", "log"))
         self.test_checkpoint = one_of("test_checkpoint", test_checkpoint, ("best", "last"))
+        self.dist = Distributed()
 
     # ----------------------------------------------------------------------------- planning
     def total_steps(self, batches_per_epoch: int) -> int:
@@ -113,23 +116,26 @@ class Trainer:
 
     # ----------------------------------------------------------------------------- the loop
     def fit(self, model: nn.Module, task, data, optimizer, scheduler, run_dir: str | Path,
-            logger=None, config: dict | None = None) -> FitState:
+            logger=None, config: dict | None = None, dist: Distributed | None = None) -> FitState:
         """Train until ``max_epochs``/``max_steps`` or early stopping; returns the final state.
 
         Writes ``checkpoints/last.pt`` at every validation and on SIGTERM/SIGINT, and
-        ``checkpoints/best.pt`` when the monitored metric improves.
+        ``checkpoints/best.pt`` when the monitored metric improves (main process only; under
+        ``torchrun`` the model trains through DistributedDataParallel).
         """
         logger = logger or NullLogger()
+        self.dist = dist = dist or Distributed()
         ckpt_dir = Path(run_dir) / "checkpoints"
         model.to(self.device)
         task.to(self.device)
         scaler = grad_scaler(self.precision, self.device)
         parts = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "scaler": scaler}
         state = self._maybe_resume(ckpt_dir, parts)
-        forward_model = torch.compile(model) if self.compile else model
+        forward_model = dist.wrap(model, self.device)
+        forward_model = torch.compile(forward_model) if self.compile else forward_model
         n_batches = data.num_batches("train")
         total = self.total_steps(n_batches)
-        progress = Progress(total, state.step, self.progress)
+        progress = Progress(total, state.step, self.progress if dist.is_main else "quiet")
         window = RunningWindow(self.device)
         fit_start = time.perf_counter()
         with GracefulStop() as stop:
@@ -149,14 +155,14 @@ class Trainer:
                         window.seconds += time.perf_counter() - tick
                         self._validate(forward_model, task, data, parts, window, state, ckpt_dir, logger, config)
                         tick = time.perf_counter()
-                    if stop.requested and boundary:
-                        self._interrupt(stop.signum, parts, window, state, ckpt_dir, config)
+                    if boundary and dist.any(stop.requested, self.device):
+                        self._interrupt(stop.signum or signal.SIGTERM, parts, window, state, ckpt_dir, config)
                     if self._finished(state, total):
                         break
                 window.seconds += time.perf_counter() - tick
         progress.close()
         if not (ckpt_dir / "last.pt").exists():  # resumed from elsewhere with nothing left to train
-            save_atomic(self._checkpoint(parts, state, config), ckpt_dir / "last.pt")
+            self._save(self._checkpoint(parts, state, config), ckpt_dir / "last.pt")
         state.train_seconds = state.train_seconds or (time.perf_counter() - fit_start)
         return state
 
@@ -166,7 +172,7 @@ class Trainer:
         with autocast(self.precision, self.device):
             out = task.step(model, batch)
         parts["scaler"].scale(out.loss / self.accumulate).backward()
-        samples = int(batch["y"].shape[0])
+        samples = int(batch["y"].shape[0]) * self.dist.world_size
         window.add_loss(out.loss, samples)
         state.step, state.batch_in_epoch = state.step + 1, state.batch_in_epoch + 1
         state.train_samples += samples
@@ -193,7 +199,7 @@ class Trainer:
         window.reset()
 
     def _check_finite(self, window: RunningWindow, state: FitState) -> None:
-        if window.has_nonfinite():
+        if self.dist.any(window.has_nonfinite(), self.device):
             raise TrainingDiverged(
                 f"the training loss became NaN or infinite by step {state.step}; the last good checkpoint "
                 "is kept (lower optimizer.lr or set trainer.grad_clip)"
@@ -227,9 +233,10 @@ class Trainer:
         improved = self._update_monitor(metrics, state)
         state.last_val_step = state.step
         ckpt = self._checkpoint(parts, state, config)
-        save_atomic(ckpt, ckpt_dir / "last.pt")
+        self._save(ckpt, ckpt_dir / "last.pt")
         if improved:
-            save_atomic(ckpt, ckpt_dir / "best.pt")
+            self._save(ckpt, ckpt_dir / "best.pt")
+        self.dist.barrier()  # every rank may read the checkpoints after this point
 
     def _update_monitor(self, metrics: dict[str, float], state: FitState) -> bool:
         """Track the best monitored value; True when this validation is the best so far."""
@@ -256,10 +263,14 @@ class Trainer:
         ckpt = {name: part.state_dict() for name, part in parts.items()}
         return ckpt | {"rng": rng_state(), "state": state.to_dict(), "config": config or {}, "format": 1}
 
+    def _save(self, ckpt: dict, path: Path) -> None:
+        if self.dist.is_main:
+            save_atomic(ckpt, path)
+
     def _interrupt(self, signum: int, parts, window, state: FitState, ckpt_dir: Path, config) -> None:
         self._check_finite(window, state)
         path = ckpt_dir / "last.pt"
-        save_atomic(self._checkpoint(parts, state, config), path)
+        self._save(self._checkpoint(parts, state, config), path)
         raise TrainingInterrupted(
             f"interrupted by signal {signum} at step {state.step}; saved {path}. Resume with: "
             f"python train.py trainer.resume={path} (or rerun with hydra.run.dir={ckpt_dir.parent})",
@@ -267,7 +278,7 @@ class Trainer:
         )
 
     def _maybe_resume(self, ckpt_dir: Path, parts: dict) -> FitState:
-        if self.resume is False or str(self.resume).lower() in ("false", "none", "no"):
+        if self.resume is False or str(self.resume).lower() in ("false", "no"):
             return FitState()
         path = Path(self.resume) if self.resume else ckpt_dir / "last.pt"
         if not self.resume and not path.exists():
