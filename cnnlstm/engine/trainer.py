@@ -22,10 +22,20 @@ from cnnlstm.engine.precision import autocast, grad_scaler, resolve_device, reso
 from cnnlstm.engine.progress import Progress
 from cnnlstm.engine.rng import rng_state, set_rng_state
 from cnnlstm.engine.signals import GracefulStop
+from cnnlstm.engine.speedups import (
+    COMPILE_MODES,
+    compile_model,
+    enable_activation_checkpointing,
+    to_channels_last,
+)
 from cnnlstm.engine.state import FitState, RunningWindow
 from cnnlstm.errors import CheckpointError, ConfigError, UserError
 
 log = logging.getLogger(__name__)
+
+# Submodules recomputed in backward with ``activation_checkpointing: true``: the per-frame and
+# convolutional parts, whose activations are the largest.
+CHECKPOINTED_BY_DEFAULT = ("TimeDistributed", "ConvStack2d", "FrequencyConv", "ConvEncoder")
 
 
 class TrainingInterrupted(UserError):
@@ -48,7 +58,11 @@ class Trainer:
         max_steps: batches to train (-1: no limit); training stops at whichever comes first.
         device: ``auto`` (CUDA when available), ``cpu`` or ``cuda[:N]``.
         precision: ``32``, ``bf16`` (autocast, CPU or CUDA) or ``16`` (float16 autocast, CUDA).
-        compile: run the model through ``torch.compile``.
+        compile: ``false``, ``true``/``parts`` (compile the CNN and dense parts, keep LSTMs eager)
+            or ``full`` (the whole model); see :func:`cnnlstm.engine.speedups.compile_model`.
+        activation_checkpointing: class names of submodules whose activations are recomputed in
+            backward to save memory (``true``: the per-frame CNNs and conv stacks).
+        channels_last: store conv weights channels-last (faster convolutions on some hardware).
         grad_clip: max global gradient norm (None: no clipping; the norm is logged either way).
         accumulate_grad_batches: batches per optimizer step.
         val_every_n_steps: validate every N batches (None: at the end of each epoch).
@@ -67,7 +81,9 @@ class Trainer:
         max_steps: int = -1,
         device: str = "auto",
         precision: str | int = "32",
-        compile: bool = False,
+        compile: bool | str = False,
+        activation_checkpointing: bool | list[str] | None = None,
+        channels_last: bool = False,
         grad_clip: float | None = None,
         accumulate_grad_batches: int = 1,
         val_every_n_steps: int | None = None,
@@ -85,7 +101,11 @@ class Trainer:
         self.max_steps = max_steps if max_steps == -1 else positive_int("max_steps", max_steps)
         self.device = resolve_device(device)
         self.precision = resolve_precision(precision, self.device)
-        self.compile = bool(compile)
+        self.compile = one_of("compile", str(compile).lower(), COMPILE_MODES)
+        if activation_checkpointing is True:
+            activation_checkpointing = list(CHECKPOINTED_BY_DEFAULT)
+        self.checkpointed = list(activation_checkpointing or [])
+        self.channels_last = bool(channels_last)
         self.grad_clip = None if grad_clip is None else positive_float("grad_clip", grad_clip)
         self.accumulate = positive_int("accumulate_grad_batches", accumulate_grad_batches)
         self.val_every = None if val_every_n_steps is None else positive_int("val_every_n_steps", val_every_n_steps)
@@ -131,8 +151,11 @@ class Trainer:
         scaler = grad_scaler(self.precision, self.device)
         parts = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "scaler": scaler}
         state = self._maybe_resume(ckpt_dir, parts)
-        forward_model = dist.wrap(model, self.device)
-        forward_model = torch.compile(forward_model) if self.compile else forward_model
+        if self.checkpointed:
+            enable_activation_checkpointing(model, self.checkpointed)
+        if self.channels_last:
+            to_channels_last(model)
+        forward_model = dist.wrap(compile_model(model, self.compile), self.device)
         n_batches = data.num_batches("train")
         total = self.total_steps(n_batches)
         progress = Progress(total, state.step, self.progress if dist.is_main else "quiet")

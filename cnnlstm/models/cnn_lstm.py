@@ -8,6 +8,7 @@ from torch import nn
 from cnnlstm.checks import int_list, one_of, positive_int, probability
 from cnnlstm.nn.conv_stack import ConvStack2d
 from cnnlstm.nn.init import keras_init_
+from cnnlstm.nn.lstm import LSTM
 from cnnlstm.nn.mlp import MLP
 from cnnlstm.nn.time_distributed import TimeDistributed
 
@@ -64,7 +65,7 @@ class CNNLSTM(nn.Module):
         conv = ConvStack2d(in_channels, (h, w), conv_channels, kernel_sizes, pool_sizes, padding,
                            activation, batch_norm)
         self.cnn = TimeDistributed(nn.Sequential(conv, nn.Flatten()), fold=fold_time)
-        self.lstm = nn.LSTM(
+        self.lstm = LSTM(
             conv.out_features,
             positive_int("hidden_size", hidden_size),
             num_layers=positive_int("num_layers", num_layers),

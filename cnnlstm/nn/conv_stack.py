@@ -11,6 +11,10 @@ from cnnlstm.nn.activations import activation
 from cnnlstm.nn.shift_conv import ShiftConv2d
 
 
+# Activations that commute with max-pooling (non-decreasing), so pooling can come first.
+MONOTONIC = {"relu", "leaky_relu", "elu", "tanh", "sigmoid", "identity"}
+
+
 def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0) -> int:
     """Length of a conv/pool output along one axis (no dilation)."""
     return (size + 2 * padding - kernel) // stride + 1
@@ -18,6 +22,9 @@ def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0) 
 
 class ConvStack2d(nn.Module):
     """``len(channels)`` blocks of Conv2d(kernel, padding) -> activation -> MaxPool2d(pool).
+
+    For a non-decreasing activation (ReLU ...) the block pools first, which gives the same result
+    on a quarter of the values for 2x2 pooling.
 
     Args:
         in_channels: channels of the input image.
@@ -63,9 +70,10 @@ class ConvStack2d(nn.Module):
             layers: list[nn.Module] = [ShiftConv2d(prev, c, k, padding=padding, bias=not batch_norm)]
             if batch_norm:
                 layers.append(nn.BatchNorm2d(c))
-            layers.append(activation(activation_name))
-            if p > 1:
-                layers.append(nn.MaxPool2d(p))
+            if p > 1 and activation_name in MONOTONIC:
+                layers += [nn.MaxPool2d(p), activation(activation_name)]  # same result, 1/p^2 the work
+            else:
+                layers += [activation(activation_name)] + ([nn.MaxPool2d(p)] if p > 1 else [])
             blocks.append(nn.Sequential(*layers))
             prev, h, w = c, nh, nw
         self.blocks = nn.Sequential(*blocks)

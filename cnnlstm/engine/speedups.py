@@ -1,0 +1,64 @@
+"""Trainer options that change how a model runs, not what it computes: compile, checkpointing, layout."""
+
+import functools
+
+import torch
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+from cnnlstm.checks import one_of
+
+COMPILE_MODES = ("false", "true", "parts", "full")
+
+
+def compile_model(model: nn.Module, mode) -> nn.Module:
+    """Apply ``torch.compile`` in place; returns the module to call.
+
+    ``parts`` (what ``true`` means) compiles each largest submodule without a recurrent layer —
+    the CNN and dense parts — and leaves the LSTMs eager, since dynamo graph-breaks on
+    ``nn.LSTM``. ``full`` compiles the whole model. ``Module.compile`` keeps state-dict keys, so
+    checkpoints are the same either way.
+    """
+    mode = one_of("trainer.compile", str(mode).lower(), COMPILE_MODES)
+    if mode == "false":
+        return model
+    if mode == "full" or not _has_rnn(model):
+        model.compile()
+        return model
+    for child in _non_recurrent_parts(model):
+        child.compile()
+    return model
+
+
+def _has_rnn(module: nn.Module) -> bool:
+    return any(isinstance(m, nn.RNNBase) for m in module.modules())
+
+
+def _non_recurrent_parts(module: nn.Module) -> list[nn.Module]:
+    parts = []
+    for child in module.children():
+        if isinstance(child, nn.RNNBase):
+            continue
+        if _has_rnn(child):
+            parts += _non_recurrent_parts(child)
+        elif any(p.numel() for p in child.parameters()) or len(list(child.children())):
+            parts.append(child)
+    return parts
+
+
+def enable_activation_checkpointing(model: nn.Module, class_names: list[str]) -> int:
+    """Recompute the activations of every submodule whose class is named in ``class_names``
+    during backward instead of storing them: less memory for about one more forward pass.
+    Returns how many modules were wrapped."""
+    count = 0
+    for module in model.modules():
+        if type(module).__name__ in class_names and not getattr(module, "_checkpointed", False):
+            module.forward = functools.partial(checkpoint, module.forward, use_reentrant=False)
+            module._checkpointed = True
+            count += 1
+    return count
+
+
+def to_channels_last(model: nn.Module) -> nn.Module:
+    """Store 4-D conv weights channels-last; convolutions then produce channels-last outputs."""
+    return model.to(memory_format=torch.channels_last)
