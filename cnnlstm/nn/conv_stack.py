@@ -10,7 +10,6 @@ from cnnlstm.errors import ConfigError
 from cnnlstm.nn.activations import activation
 from cnnlstm.nn.shift_conv import ShiftConv2d
 
-
 # Activations that commute with max-pooling (non-decreasing), so pooling can come first.
 MONOTONIC = {"relu", "leaky_relu", "elu", "tanh", "sigmoid", "identity"}
 
