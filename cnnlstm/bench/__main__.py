@@ -10,10 +10,10 @@ from pathlib import Path
 
 import torch
 
-from cnnlstm.bench import tutorial
+from cnnlstm.bench import families, tutorial
 from cnnlstm.engine.precision import resolve_device
 
-SECTIONS = {"tutorial": tutorial.run}
+SECTIONS = {"tutorial": tutorial.run, "families": families.run}
 
 
 def machine() -> str:
