@@ -10,10 +10,12 @@ one with ``failure.json`` is ``failed`` (its one-line error is kept), one with n
 
 - ``summary.csv``: a row per job: ``job`` (path), ``status``, ``error``, one column per override,
   then the metrics.
-- ``summary.md``: the ok jobs grouped by the swept keys other than ``seed`` (the override keys whose
-  values differ between jobs), ``mean ± std`` over the group (sample std) of the main metric, the
-  other ``test/*`` metrics and ``fit_seconds``, and the job count; failed and incomplete jobs in a
-  table of their own.
+- ``summary.md``: the jobs grouped by the swept keys other than ``seed`` (the override keys whose
+  values differ between jobs), ``mean ± std`` over the group's ok jobs (sample std) of the main
+  metric, the other ``test/*`` metrics, the parameter count (from ``model_summary.txt``) and
+  ``fit_seconds``, the count of ok jobs and of failed ones; failed and incomplete jobs again in a
+  table of their own with their error line. A value the same for every job of a group is shown
+  once, without ``± 0``.
 - ``summary.png``: the main metric per group, mean with std error bars and each job as a dot.
 """
 
@@ -64,6 +66,15 @@ def parse_overrides(path: Path) -> dict[str, str]:
     return out
 
 
+def parameter_count(path: Path) -> int | None:
+    """``Total params: 7,451`` from the torchinfo summary the run wrote."""
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if line.startswith("Total params:"):
+                return int(line.split(":", 1)[1].replace(",", "").strip())
+    return None
+
+
 def read_job(root: Path, job: Path) -> dict:
     """One row: job path, status, error, overrides, metrics."""
     row: dict = {"job": job.relative_to(root).as_posix(), "status": "incomplete",
@@ -75,6 +86,7 @@ def read_job(root: Path, job: Path) -> dict:
         data = json.loads(latest.read_text())
         if latest.name == "metrics.json":
             row |= {"status": "ok", "error": ""} | {k: v for k, v in data.items() if k not in STATUS_COLUMNS}
+            row |= {"params": params} if (params := parameter_count(job / "model_summary.txt")) else {}
         else:
             row |= {"status": "failed", "error": str(data.get("error", "")).strip()}
     return row
@@ -117,16 +129,21 @@ def main_metric(table: pd.DataFrame, metrics: list[str]) -> str | None:
 
 def summary_columns(metric: str, metrics: list[str]) -> list[str]:
     tests = sorted(m for m in metrics if m.startswith("test/") and m != metric)
-    return [metric] + tests + [m for m in ("fit_seconds",) if m in metrics and m != metric]
+    return [metric] + tests + [m for m in ("params", "fit_seconds") if m in metrics and m != metric]
 
 
 def mean_std(values: pd.Series) -> str:
     values = pd.to_numeric(values, errors="coerce").dropna()
     if values.empty:
         return MISSING
-    if len(values) == 1:
-        return f"{values.iloc[0]:.4g}"
-    return f"{values.mean():.4g} ± {values.std(ddof=1):.2g}"
+    if len(values) == 1 or values.nunique() == 1:
+        return number(values.iloc[0])
+    return f"{number(values.mean())} ± {values.std(ddof=1):.2g}"
+
+
+def number(value: float) -> str:
+    """``7,451`` for counts, four significant digits otherwise."""
+    return f"{int(value):,}" if float(value).is_integer() and abs(value) < 1e15 else f"{value:.4g}"
 
 
 def grouped(table: pd.DataFrame, keys: list[str], columns: list[str]) -> pd.DataFrame:
