@@ -25,7 +25,8 @@ def test_sweep_2x2_with_a_broken_job_keeps_the_others_and_summarizes(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     jobs = {p.name: p for p in out.iterdir() if p.is_dir()}
     assert sorted(jobs) == ["0", "1", "2", "3"]
-    # Hydra's basic sweeper orders the product by key: data.size=16 (seed 12, 20), then data.size=24
+    # Hydra's basic sweeper nests the keys in the order they first appear on the command line
+    # (TINY_SQUARES names data.size before seed): jobs 0, 1 have data.size=16, jobs 2, 3 data.size=24
     for name in ("0", "2", "3"):  # the others ran to the end and kept their results
         metrics = json.loads((jobs[name] / "metrics.json").read_text())
         assert 0 <= metrics["test/acc"] <= 1

@@ -183,8 +183,7 @@ def write_markdown(path: Path, root: Path, table: pd.DataFrame, groups: pd.DataF
     ok, bad = table[table.status == "ok"], table[table.status != "ok"]
     text = [f"# Summary of `{root.as_posix()}`", "",
             f"{len(table)} jobs: {len(ok)} ok, {(table.status == 'failed').sum()} failed, "
-            f"{(table.status == 'incomplete').sum()} incomplete. Grouped by "
-            f"{', '.join(f'`{k}`' for k in keys) or 'nothing (one group)'}; "
+            f"{(table.status == 'incomplete').sum()} incomplete. {grouping(table, keys)}; "
             f"mean ± std (sample std) over the jobs of a group"
             + (f"; seeds: {n_seeds}." if n_seeds else "."), ""]
     shown = keys + columns + ["jobs"] + (["failed"] if len(bad) else [])
@@ -195,6 +194,14 @@ def write_markdown(path: Path, root: Path, table: pd.DataFrame, groups: pd.DataF
         text += ["## Failed or incomplete jobs", "", markdown_table(failed), ""]
     path.write_text("\n".join(text))
     return "\n".join(text)
+
+
+def grouping(table: pd.DataFrame, keys: list[str]) -> str:
+    if not keys:
+        return "One group"
+    if all(table[k].nunique() == 1 for k in keys):
+        return f"Only `{SEED}` is swept: one group, named by the overrides every job shares"
+    return "Grouped by " + ", ".join(f"`{k}`" for k in keys)
 
 
 def write_plot(path: Path, groups: pd.DataFrame, keys: list[str], metric: str, title: str) -> None:
@@ -252,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
         return 2
     print(text)
-    print(f"wrote {Path(args.dir) / 'summary.csv'}, summary.md, summary.png")
+    written = [name for name in ("summary.csv", "summary.md", "summary.png") if (Path(args.dir) / name).exists()]
+    print(f"wrote {', '.join(written)} into {args.dir}")
     return 0
 
 
