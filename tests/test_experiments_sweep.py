@@ -93,3 +93,29 @@ def test_optuna_search_runs_trials_and_survives_a_failed_one(tmp_path):
     statuses = {("ok" if (out / str(i) / "metrics.json").exists() else "failed") for i in range(3)}
     assert statuses == {"failed", "ok"}  # sampler seed 1 draws seq_len=20 (a bad combination) for some trials
     assert "best_value" in (out / "optimization_results.yaml").read_text()
+
+
+def test_a_crashing_job_in_a_multirun_writes_its_error_and_returns(tmp_path):
+    """A crash (not a UserError) in a multirun job: failure.json with one line, None to the sweeper."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+    from omegaconf import open_dict
+
+    from cnnlstm.engine.cli import run_job
+
+    cfg = hydra_config("optimized_metric=test/acc")
+    with open_dict(cfg):
+        cfg.hydra.mode = RunMode.MULTIRUN
+        cfg.hydra.runtime.output_dir = str(tmp_path)
+
+    def crash(cfg, run_dir):
+        raise RuntimeError("CUDA error: an illegal memory access was encountered\nmore details")
+
+    HydraConfig.instance().set_config(cfg)
+    try:
+        assert run_job(crash, cfg) is None
+        assert run_job(lambda cfg, run_dir: {"test/acc": 0.75}, cfg) == 0.75  # an ok job returns the metric
+    finally:
+        HydraConfig.instance().cfg = None
+    assert json.loads((tmp_path / "failure.json").read_text()) == {
+        "error": "RuntimeError: CUDA error: an illegal memory access was encountered"}
