@@ -119,3 +119,21 @@ def test_a_crashing_job_in_a_multirun_writes_its_error_and_returns(tmp_path):
         HydraConfig.instance().cfg = None
     assert json.loads((tmp_path / "failure.json").read_text()) == {
         "error": "RuntimeError: CUDA error: an illegal memory access was encountered"}
+
+
+@pytest.mark.parametrize("study,jobs", [("cnn_lstm_sizes", 27), ("cldnn_ablation", 12), ("denoising", 3)])
+def test_study_sweeps_parse(study, jobs):
+    """Each study's sweep (hydra.sweeper.params) is valid override syntax with the expected job count.
+
+    Read from the file, so the studies of models merged later are checked here too.
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import OmegaConf
+
+    params = OmegaConf.load(CONF / "experiment" / f"{study}.yaml").hydra.sweeper.params
+    parsed = OverridesParser.create().parse_overrides([f"{key}={value}" for key, value in params.items()])
+    count = 1
+    for override in parsed:
+        count *= len(list(override.sweep_string_iterator())) if override.is_sweep_override() else 1
+    assert count == jobs
+    assert "seed" in params
