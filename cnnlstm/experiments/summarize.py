@@ -94,12 +94,12 @@ def read_job(root: Path, job: Path) -> dict:
 
 def collect(root: Path) -> tuple[pd.DataFrame, list[str], list[str]]:
     """The per-job table, its override columns and its metric columns."""
-    rows = [read_job(root, job) for job in find_jobs(root)]
-    if not rows:
+    jobs = find_jobs(root)
+    if not jobs:
         raise FileNotFoundError(f"no jobs under {root} (expected numbered job directories with .hydra/ "
                                 "and metrics.json or failure.json)")
-    overrides = list(dict.fromkeys(k for job in find_jobs(root)
-                                   for k in parse_overrides(job / ".hydra" / "overrides.yaml")))
+    rows = [read_job(root, job) for job in jobs]
+    overrides = list(dict.fromkeys(k for job in jobs for k in parse_overrides(job / ".hydra" / "overrides.yaml")))
     metrics = list(dict.fromkeys(k for r in rows for k in r if k not in STATUS_COLUMNS and k not in overrides))
     table = pd.DataFrame(rows, columns=STATUS_COLUMNS + overrides + metrics)
     table[overrides] = table[overrides].fillna(MISSING)
