@@ -1,7 +1,9 @@
 """Running a job under Hydra: one clear line and a non-zero exit for bad input.
 
-In a multirun, a failing job writes ``failure.json`` into its directory and returns, so the
-other jobs of the sweep still run and keep their results.
+In a multirun, a failing job writes ``failure.json`` into its directory and returns None, so the
+other jobs of the sweep still run and keep their results. None rather than NaN: the Optuna sweeper
+(hydra-optuna-sweeper 1.2 with optuna 2.10) marks a trial that returns None as failed and goes on,
+but stops the whole search with a ValueError on NaN.
 """
 
 import logging
@@ -52,6 +54,6 @@ def _fail(run_dir: Path, line: str, multirun: bool, code: int) -> float | None:
     if multirun:
         log.error("%s", line)
         write_json(run_dir / "failure.json", {"error": line})
-        return float("nan")
+        return None
     print(line, file=sys.stderr)
     sys.exit(code)

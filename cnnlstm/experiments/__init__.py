@@ -1,0 +1,1 @@
+"""Tools for sweeps and ablation studies: the multirun summarizer."""

@@ -1,0 +1,268 @@
+"""Summarize a multirun directory into ``summary.csv``, ``summary.md`` and ``summary.png``.
+
+    python -m cnnlstm.experiments.summarize multirun/2026-11-25/15-39-44 [--metric test/acc]
+    make summarize DIR=multirun/2026-11-25/15-39-44
+
+A job is a directory with ``.hydra/overrides.yaml``, ``metrics.json`` or ``failure.json``; jobs may
+sit at any depth (several sweeps under one study directory). A job with ``metrics.json`` is ``ok``,
+one with ``failure.json`` is ``failed`` (its one-line error is kept), one with neither is
+``incomplete`` (still running, or killed before it could write either).
+
+- ``summary.csv``: a row per job: ``job`` (path), ``status``, ``error``, one column per override,
+  then the metrics.
+- ``summary.md``: the jobs grouped by the swept keys other than ``seed`` (the override keys whose
+  values differ between jobs), ``mean ± std`` over the group's ok jobs (sample std) of the main
+  metric, the other ``test/*`` metrics, the parameter count (from ``model_summary.txt``) and
+  ``fit_seconds``, the count of ok jobs and of failed ones; failed and incomplete jobs again in a
+  table of their own with their error line. A value the same for every job of a group is shown
+  once, without ``± 0``.
+- ``summary.png``: the main metric per group, mean with std error bars and each job as a dot.
+"""
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+SEED = "seed"
+MAIN_METRICS = ("test/acc", "test/psnr_masked", "test/psnr", "test/loss")
+STATUS_COLUMNS = ["job", "status", "error"]
+MISSING = "-"
+
+
+# ------------------------------------------------------------------------------------ reading
+def is_job(path: Path) -> bool:
+    return any((path / name).exists() for name in (".hydra/overrides.yaml", "metrics.json", "failure.json"))
+
+
+def find_jobs(root: Path) -> list[Path]:
+    """Job directories under ``root`` in sweep order; a numbered directory with nothing is a job too."""
+
+    def order(p: Path):
+        return (0, int(p.name), "") if p.name.isdigit() else (1, 0, p.name)
+
+    def walk(d: Path) -> list[Path]:
+        if d != root and is_job(d):
+            return [d]
+        children = sorted((c for c in d.iterdir() if c.is_dir() and not c.name.startswith(".")), key=order)
+        found = [job for c in children for job in walk(c)]
+        return found or ([d] if d != root and d.name.isdigit() else [])
+
+    return walk(root)
+
+
+def parse_overrides(path: Path) -> dict[str, str]:
+    """``["model.hidden_size=10", "+x=1"]`` -> ``{"model.hidden_size": "10", "x": "1"}``."""
+    if not path.exists():
+        return {}
+    out = {}
+    for line in yaml.safe_load(path.read_text()) or []:
+        key, _, value = str(line).partition("=")
+        out[key.lstrip("+~")] = value
+    return out
+
+
+def parameter_count(path: Path) -> int | None:
+    """``Total params: 7,451`` from the torchinfo summary the run wrote."""
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if line.startswith("Total params:"):
+                return int(line.split(":", 1)[1].replace(",", "").strip())
+    return None
+
+
+def read_job(root: Path, job: Path) -> dict:
+    """One row: job path, status, error, overrides, metrics."""
+    row: dict = {"job": job.relative_to(root).as_posix(), "status": "incomplete",
+                 "error": "no metrics.json or failure.json (still running, or killed)"}
+    row |= parse_overrides(job / ".hydra" / "overrides.yaml")
+    results = [p for p in (job / "metrics.json", job / "failure.json") if p.exists()]
+    if results:  # both: a rerun; the newer one counts
+        latest = max(results, key=lambda p: p.stat().st_mtime)
+        data = json.loads(latest.read_text())
+        if latest.name == "metrics.json":
+            row |= {"status": "ok", "error": ""} | {k: v for k, v in data.items() if k not in STATUS_COLUMNS}
+            row |= {"params": params} if (params := parameter_count(job / "model_summary.txt")) else {}
+        else:
+            row |= {"status": "failed", "error": str(data.get("error", "")).strip()}
+    return row
+
+
+def collect(root: Path) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """The per-job table, its override columns and its metric columns."""
+    jobs = find_jobs(root)
+    if not jobs:
+        raise FileNotFoundError(f"no jobs under {root} (expected numbered job directories with .hydra/ "
+                                "and metrics.json or failure.json)")
+    rows = [read_job(root, job) for job in jobs]
+    overrides = list(dict.fromkeys(k for job in jobs for k in parse_overrides(job / ".hydra" / "overrides.yaml")))
+    metrics = list(dict.fromkeys(k for r in rows for k in r if k not in STATUS_COLUMNS and k not in overrides))
+    table = pd.DataFrame(rows, columns=STATUS_COLUMNS + overrides + metrics)
+    table[overrides] = table[overrides].fillna(MISSING)
+    return table, overrides, metrics
+
+
+# ----------------------------------------------------------------------------------- summary
+def group_keys(table: pd.DataFrame, overrides: list[str]) -> list[str]:
+    """The swept keys other than the seed: overrides whose value differs between jobs.
+
+    When only seeds vary, the constant overrides name the single group (or none: one "all" row).
+    """
+    keys = [k for k in overrides if k != SEED]
+    swept = [k for k in keys if table[k].nunique() > 1]
+    return swept or keys
+
+
+def main_metric(table: pd.DataFrame, metrics: list[str]) -> str | None:
+    ok = table[table.status == "ok"]
+    present = [m for m in metrics if m in ok and pd.to_numeric(ok[m], errors="coerce").notna().any()]
+    for name in MAIN_METRICS:
+        if name in present:
+            return name
+    tests = [m for m in present if m.startswith("test/")]
+    return (tests or present or [None])[0]
+
+
+def summary_columns(metric: str, metrics: list[str]) -> list[str]:
+    tests = sorted(m for m in metrics if m.startswith("test/") and m != metric)
+    return [metric] + tests + [m for m in ("params", "fit_seconds") if m in metrics and m != metric]
+
+
+def mean_std(values: pd.Series) -> str:
+    values = pd.to_numeric(values, errors="coerce").dropna()
+    if values.empty:
+        return MISSING
+    if len(values) == 1 or values.nunique() == 1:
+        return number(values.iloc[0])
+    return f"{number(values.mean())} ± {values.std(ddof=1):.2g}"
+
+
+def number(value: float) -> str:
+    """``7,451`` for counts, four significant digits otherwise."""
+    return f"{int(value):,}" if float(value).is_integer() and abs(value) < 1e15 else f"{value:.4g}"
+
+
+def grouped(table: pd.DataFrame, keys: list[str], columns: list[str]) -> pd.DataFrame:
+    """A row per group: the keys, ``mean ± std`` of each column over its ok jobs, ``jobs`` (ok),
+    ``failed`` (failed or incomplete), and for the plot ``_mean``, ``_std``, ``_values``."""
+    rows = []
+    for values, group in table.groupby(keys, sort=False) if keys else [((), table)]:
+        values = values if isinstance(values, tuple) else (values,)
+        ok = group[group.status == "ok"]
+        numbers = pd.to_numeric(ok[columns[0]], errors="coerce").dropna() if columns else pd.Series(dtype=float)
+        rows.append(dict(zip(keys, values)) | {c: mean_std(ok[c]) for c in columns}
+                    | {"jobs": len(ok), "failed": len(group) - len(ok), "_mean": numbers.mean(),
+                       "_std": numbers.std(ddof=1), "_values": list(numbers)})
+    return pd.DataFrame(rows, columns=keys + columns + ["jobs", "failed", "_mean", "_std", "_values"])
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    def cell(value) -> str:
+        return str(value).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(cell(c) for c in frame.columns) + " |",
+             "|" + "|".join(" --- " for _ in frame.columns) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def label(row: pd.Series, keys: list[str]) -> str:
+    """``hidden_size=10\nconv_channels=[2]``: the last part of each key when that stays unambiguous."""
+    short = [k.rsplit(".", 1)[-1] for k in keys]
+    names = short if len(set(short)) == len(short) else keys
+    return "\n".join(f"{n}={row[k]}" for n, k in zip(names, keys)) or "all jobs"
+
+
+def write_markdown(path: Path, root: Path, table: pd.DataFrame, groups: pd.DataFrame, keys: list[str],
+                   columns: list[str]) -> str:
+    n_seeds = table.loc[table.status == "ok", SEED].nunique() if SEED in table else 0
+    ok, bad = table[table.status == "ok"], table[table.status != "ok"]
+    text = [f"# Summary of `{root.as_posix()}`", "",
+            f"{len(table)} jobs: {len(ok)} ok, {(table.status == 'failed').sum()} failed, "
+            f"{(table.status == 'incomplete').sum()} incomplete. {grouping(table, keys)}; "
+            f"mean ± std (sample std) over the jobs of a group"
+            + (f"; seeds: {n_seeds}." if n_seeds else "."), ""]
+    shown = keys + columns + ["jobs"] + (["failed"] if len(bad) else [])
+    text += [markdown_table(groups[shown]) if len(ok) else "No job finished.", ""]
+    if len(bad):
+        shown = [k for k in table.columns[3:] if k in keys or k == SEED]
+        failed = bad[["job"] + shown + ["status", "error"]]
+        text += ["## Failed or incomplete jobs", "", markdown_table(failed), ""]
+    path.write_text("\n".join(text))
+    return "\n".join(text)
+
+
+def grouping(table: pd.DataFrame, keys: list[str]) -> str:
+    if not keys:
+        return "One group"
+    if all(table[k].nunique() == 1 for k in keys):
+        return f"Only `{SEED}` is swept: one group, named by the overrides every job shares"
+    return "Grouped by " + ", ".join(f"`{k}`" for k in keys)
+
+
+def write_plot(path: Path, groups: pd.DataFrame, keys: list[str], metric: str, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [label(row, keys) for _, row in groups.iterrows()]
+    width = max(4.0, 1.1 * len(labels) + 1.5)
+    fig, ax = plt.subplots(figsize=(width, 4.5), constrained_layout=True)
+    x = range(len(labels))
+    std = [0.0 if math.isnan(s) else s for s in groups["_std"]]
+    ax.errorbar(x, groups["_mean"], yerr=std, fmt="o", capsize=5, color="C0", label="mean ± std")
+    for i, values in zip(x, groups["_values"]):
+        ax.plot([i] * len(values), values, ".", color="C1", alpha=0.6)
+    ax.plot([], [], ".", color="C1", label="jobs")
+    crowded = len(labels) > 8
+    ax.set_xticks(list(x), labels, rotation=45 if crowded else 0, ha="right" if crowded else "center", fontsize=8)
+    ax.set_ylabel(metric)
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def summarize(root: str | Path, metric: str | None = None) -> str:
+    """Write summary.csv, summary.md and summary.png into ``root``; returns the Markdown."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root} is not a directory")
+    table, overrides, metrics = collect(root)
+    table.to_csv(root / "summary.csv", index=False)
+    metric = metric or main_metric(table, metrics)
+    if metric is not None and metric not in metrics:
+        raise KeyError(f"metric {metric!r} is in no metrics.json; there are: {', '.join(metrics) or 'none'}")
+    keys = group_keys(table, overrides)
+    columns = summary_columns(metric, metrics) if metric else []
+    groups = grouped(table, keys, columns)
+    text = write_markdown(root / "summary.md", root, table, groups, keys, columns)
+    if columns and groups["_values"].map(len).any():
+        write_plot(root / "summary.png", groups[groups.jobs > 0], keys, metric, f"{root.as_posix()}: {metric}")
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cnnlstm.experiments.summarize", description=__doc__.split("\n")[0])
+    parser.add_argument("dir", help="a multirun directory (or a study directory holding several sweeps)")
+    parser.add_argument("--metric", help=f"main metric for the plot (default: the first of {', '.join(MAIN_METRICS)})")
+    args = parser.parse_args(argv)
+    try:
+        text = summarize(args.dir, args.metric)
+    except (FileNotFoundError, KeyError) as e:
+        print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
+        return 2
+    print(text)
+    written = [name for name in ("summary.csv", "summary.md", "summary.png") if (Path(args.dir) / name).exists()]
+    print(f"wrote {', '.join(written)} into {args.dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""The multirun summarizer on synthetic multirun directories: discovery, grouping, statistics, files."""
+
+import json
+import os
+
+import pandas as pd
+import pytest
+
+from cnnlstm.experiments.summarize import find_jobs, main, summarize
+
+
+def make_job(path, overrides, metrics=None, error=None, params=None):
+    (path / ".hydra").mkdir(parents=True)
+    (path / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
+    if metrics is not None:
+        (path / "metrics.json").write_text(json.dumps(metrics))
+    if error is not None:
+        (path / "failure.json").write_text(json.dumps({"error": error}))
+    if params is not None:
+        (path / "model_summary.txt").write_text(f"===\nTotal params: {params:,}\nTrainable params: {params:,}\n")
+
+
+@pytest.fixture
+def sweep(tmp_path):
+    """hidden=8,16 x seed=0,1,2 plus one failed and one killed job; a constant override."""
+    accs = {(8, 0): 0.5, (8, 1): 0.7, (8, 2): 0.6, (16, 0): 0.9, (16, 1): 1.0}
+    num = 0
+    for hidden in (8, 16):
+        for seed in (0, 1, 2):
+            overrides = [f"model.hidden_size={hidden}", f"seed={seed}", "data.n_train=256"]
+            if (hidden, seed) in accs:
+                make_job(tmp_path / str(num), overrides, {"test/acc": accs[hidden, seed], "test/loss": 1 - accs[hidden, seed],
+                                                          "fit_seconds": 2.0}, params=100 * hidden)
+            else:
+                make_job(tmp_path / str(num), overrides, error="error: the training loss became NaN or infinite by step 8")
+            num += 1
+    make_job(tmp_path / str(num), ["model.hidden_size=32", "seed=0", "data.n_train=256"])  # killed: neither file
+    (tmp_path / "multirun.yaml").write_text("hydra: {}\n")
+    return tmp_path
+
+
+def test_summary_groups_by_swept_keys_with_mean_and_std(sweep):
+    text = summarize(sweep)
+    assert {p.name for p in sweep.iterdir()} >= {"summary.csv", "summary.md", "summary.png"}
+    md = (sweep / "summary.md").read_text()
+    assert md == text
+    assert "7 jobs: 5 ok, 1 failed, 1 incomplete" in md
+    assert "Grouped by `model.hidden_size`" in md
+    lines = md.splitlines()
+    header = next(line for line in lines if line.startswith("| model.hidden_size"))
+    assert header.split("|")[2].strip() == "test/acc"  # the main metric comes first
+    assert "data.n_train" not in header  # constant overrides are no group key
+    row8 = next(line for line in lines if line.startswith("| 8 |"))
+    assert "0.6 ± 0.1" in row8 and "| 800 |" in row8 and row8.rstrip(" |").endswith("3 | 0")
+    row16 = next(line for line in lines if line.startswith("| 16 |"))
+    assert "0.95 ± 0.071" in row16 and row16.rstrip(" |").endswith("2 | 1")
+    failures = md[md.index("## Failed or incomplete jobs"):]
+    assert "| 5 | 16 | 2 | failed | error: the training loss became NaN" in failures
+    assert "| 6 | 32 | 0 | incomplete |" in failures
+    assert (sweep / "summary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_csv_has_a_row_per_job_with_overrides_metrics_status_and_error(sweep):
+    summarize(sweep)
+    table = pd.read_csv(sweep / "summary.csv", dtype={"job": str})
+    assert list(table.job) == [str(i) for i in range(7)]
+    assert list(table.status) == ["ok"] * 5 + ["failed", "incomplete"]
+    assert {"model.hidden_size", "seed", "data.n_train", "test/acc", "test/loss", "params", "error"} <= set(table.columns)
+    assert table.loc[1, "test/acc"] == 0.7 and table.loc[1, "seed"] == 1
+    assert "NaN" in table.loc[5, "error"] and pd.isna(table.loc[5, "test/acc"])
+
+
+def test_nested_sweeps_and_empty_job_directories(tmp_path):
+    make_job(tmp_path / "denoiser" / "0", ["model=denoiser", "model.attention=direct", "seed=0"], {"test/psnr_masked": 14.0, "test/loss": 0.1})
+    make_job(tmp_path / "denoiser" / "1", ["model=denoiser", "model.attention=direct", "seed=1"], {"test/psnr_masked": 15.0, "test/loss": 0.1})
+    make_job(tmp_path / "conv_autoencoder" / "0", ["model=conv_autoencoder", "seed=0"], {"test/psnr_masked": 12.0, "test/loss": 0.2})
+    (tmp_path / "conv_autoencoder" / "1").mkdir()  # created, then killed before Hydra wrote anything
+    (tmp_path / "conv_autoencoder" / "0" / "checkpoints").mkdir()  # inside a job: not searched
+    jobs = [p.relative_to(tmp_path).as_posix() for p in find_jobs(tmp_path)]
+    assert jobs == ["conv_autoencoder/0", "conv_autoencoder/1", "denoiser/0", "denoiser/1"]
+    md = summarize(tmp_path)
+    assert "Grouped by `model`, `model.attention`" in md
+    assert "| denoiser | direct | 14.5 ± 0.71 |" in md  # test/psnr_masked is the main metric without test/acc
+    assert "| conv_autoencoder | - | 12 |" in md
+    assert "| conv_autoencoder/1 |" in md and "incomplete" in md
+
+
+def test_only_seeds_swept_gives_one_group_named_by_the_constant_overrides(tmp_path):
+    for seed, acc in enumerate((0.8, 0.9, 1.0)):
+        make_job(tmp_path / str(seed), ["model=cnn_lstm", "data.n_train=256", f"seed={seed}"], {"test/acc": acc})
+    md = summarize(tmp_path)
+    assert "| cnn_lstm | 256 | 0.9 ± 0.1 | 3 |" in md
+    assert "seeds: 3" in md and "Failed" not in md
+
+
+def test_a_rerun_job_counts_by_its_newer_result(tmp_path):
+    make_job(tmp_path / "0", ["seed=0", "x=1"], {"test/acc": 0.5}, error="error: old failure")
+    old = os.stat(tmp_path / "0" / "metrics.json").st_mtime - 10
+    os.utime(tmp_path / "0" / "failure.json", (old, old))
+    make_job(tmp_path / "1", ["seed=1", "x=1"], {"test/acc": 0.7})
+    assert "| 1 | 0.6 ± 0.14 | 2 |" in summarize(tmp_path)
+
+
+def test_cli_metric_option_and_clear_errors(sweep, tmp_path, capsys):
+    assert main([str(sweep), "--metric", "test/loss"]) == 0
+    header = next(line for line in (sweep / "summary.md").read_text().splitlines() if line.startswith("| model"))
+    assert header.split("|")[2].strip() == "test/loss"
+    assert "wrote" in capsys.readouterr().out
+    assert main([str(sweep), "--metric", "test/nope"]) == 2
+    assert "test/nope" in capsys.readouterr().err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main([str(empty)]) == 2
+    assert "no jobs under" in capsys.readouterr().err
+    assert main([str(tmp_path / "missing")]) == 2
+
+
+def test_all_jobs_failed_still_writes_csv_and_markdown(tmp_path):
+    make_job(tmp_path / "0", ["seed=0", "data.seq_len=20"], error="error: data.seq_len must be <= size")
+    md = summarize(tmp_path)
+    assert "No job finished." in md and "data.seq_len must be <= size" in md
+    assert (tmp_path / "summary.csv").exists() and not (tmp_path / "summary.png").exists()
