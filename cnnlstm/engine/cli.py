@@ -16,6 +16,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from cnnlstm.engine.signals import hand_over
 from cnnlstm.engine.trainer import TrainingInterrupted
 from cnnlstm.errors import UserError
 
@@ -35,6 +36,7 @@ def run_job(job: Callable[[DictConfig, Path], dict], cfg: DictConfig) -> float |
         metrics = job(cfg, run_dir)
     except TrainingInterrupted as e:
         log.warning("%s", e)
+        hand_over(e.signum)  # e.g. submitit's requeue on SLURM preemption
         sys.exit(128 + e.signum)
     except UserError as e:
         return _fail(run_dir, f"error: {e}", multirun, code=2)

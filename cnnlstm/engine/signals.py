@@ -5,13 +5,14 @@ import threading
 
 
 class GracefulStop:
-    """Context manager that turns SIGTERM and SIGINT into ``self.signum`` for the loop to check.
+    """Context manager that turns SIGTERM, SIGINT, SIGUSR1/2 into ``self.signum`` for the loop to check.
 
     A second signal while the first is being handled restores the default behaviour, so a user
     who presses Ctrl-C twice still gets out at once. Only installs handlers on the main thread.
     """
 
-    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+    # SIGUSR1/2: what SLURM (and submitit) send before preemption or the time limit.
+    SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2)
 
     def __init__(self) -> None:
         self.signum: int | None = None
@@ -37,3 +38,11 @@ class GracefulStop:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
         self._previous.clear()
+
+
+def hand_over(signum: int) -> None:
+    """After the checkpoint is saved, let the handler that was there before ours act on a SLURM
+    signal (submitit's requeues the job); other signals just end the process."""
+    previous = signal.getsignal(signum)
+    if signum in (signal.SIGUSR1, signal.SIGUSR2) and callable(previous):
+        signal.raise_signal(signum)
