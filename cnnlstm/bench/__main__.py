@@ -1,4 +1,4 @@
-"""``python -m cnnlstm.bench [--device auto|cpu|cuda] [--only SECTION ...] [--out bench.json]``.
+"""``python -m cnnlstm.bench [--device auto|cpu|cuda] [--only SECTION ...] [--quick] [--out bench.json]``.
 
 Prints one table per section and writes every record to ``bench.json``.
 """
@@ -10,10 +10,10 @@ from pathlib import Path
 
 import torch
 
-from cnnlstm.bench import families, tutorial
+from cnnlstm.bench import families, streaming, tutorial
 from cnnlstm.engine.precision import resolve_device
 
-SECTIONS = {"tutorial": tutorial.run, "families": families.run}
+SECTIONS = {"tutorial": tutorial.run, "families": families.run, "streaming": streaming.run}
 
 
 def machine() -> str:
@@ -43,12 +43,13 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--only", nargs="*", choices=sorted(SECTIONS), default=None)
     parser.add_argument("--out", default="bench.json")
+    parser.add_argument("--quick", action="store_true", help="few steps per variant: a smoke run, not numbers")
     args = parser.parse_args()
     device = resolve_device(args.device)
     print(f"machine: {machine()}, torch {torch.__version__}")
     records = []
     for name in args.only or SECTIONS:
-        section = SECTIONS[name](device)
+        section = SECTIONS[name](device, quick=args.quick)
         print(f"\n== {name}")
         print_table(section)
         records += section

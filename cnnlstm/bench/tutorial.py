@@ -54,10 +54,11 @@ def whole_run(device: str, seed: int = 0, extra: list[str] | None = None) -> dic
     }
 
 
-def run(device: torch.device) -> list[dict]:
+def run(device: torch.device, quick: bool = False) -> list[dict]:
     """One record: data generation, the whole run's time and memory, and its test accuracy."""
-    record = {"family": "tutorial_run", "variant": "5000x1 epoch, batch 32", "device": device.type,
-              "data_gen_seconds": data_generation_seconds(device)}
-    record |= whole_run(device.type)
+    n = 256 if quick else 5000
+    record = {"family": "tutorial_run", "variant": f"{n}x1 epoch, batch 32", "device": device.type,
+              "data_gen_seconds": data_generation_seconds(device, n)}
+    record |= whole_run(device.type, extra=[f"data.n_train={n}"])
     record["vs_keras_time"] = record["run_seconds"] / KERAS_SECONDS
     return [record]
