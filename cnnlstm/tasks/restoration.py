@@ -82,13 +82,13 @@ class Restoration(Task):
             metrics[name].update(pred, y)
         metrics["psnr_input"].update(x, y)
         mask = batch["mask"].expand_as(y)  # (B, C, H, W) bool
-        if mask.any():
-            metrics["mse_masked"].update(pred[mask], y[mask])
-            metrics["psnr_masked"].update(pred[mask], y[mask])
-            metrics["psnr_masked_black"].update(torch.zeros_like(y[mask]), y[mask])
-            _, ssim_map = structural_similarity_index_measure(pred, y, data_range=1.0, reduction="none",
-                                                              return_full_image=True)  # (B, C, H, W)
-            metrics["ssim_masked"].update(ssim_map[mask])
+        # an empty mask updates with no pixels, so the masked metrics compute to NaN without warnings
+        metrics["mse_masked"].update(pred[mask], y[mask])
+        metrics["psnr_masked"].update(pred[mask], y[mask])
+        metrics["psnr_masked_black"].update(torch.zeros_like(y[mask]), y[mask])
+        _, ssim_map = structural_similarity_index_measure(pred, y, data_range=1.0, reduction="none",
+                                                          return_full_image=True)  # (B, C, H, W)
+        metrics["ssim_masked"].update(ssim_map[mask])
 
     # ----------------------------------------------------------------------------- images
     @torch.no_grad()
