@@ -74,12 +74,12 @@ class CNNLSTMDenoiser(nn.Module):
         activation: str = "relu",
         batch_norm: bool = False,
         context_size: int = 128,
-        hidden_size: int = 256,
+        hidden_size: int = 128,
         num_layers: int = 2,
         dropout: float = 0.0,
         attention: str = "direct",
         attention_size: int = 64,
-        teacher_forcing_ratio: float = 1.0,
+        teacher_forcing_ratio: float = 0.5,
     ) -> None:
         super().__init__()
         h, w = int_list("image_size", image_size, 2)
