@@ -48,6 +48,14 @@ def test_test_corruption_fixed_across_runs_and_batch_sizes_train_changes_per_epo
     e1 = a.make_batch("train", idx)["x"]
     assert not torch.equal(e0, e1)
     assert torch.equal(a.make_batch("test", idx)["x"], test_a[:4])
+    # a validation pass in the middle of a training epoch does not change that epoch's corruptions
+    train = a.batches("train", epoch=1)
+    first = next(train)
+    list(a.batches("val"))
+    second = next(train)
+    order = a.order("train", 1)
+    assert torch.equal(second["x"], a.make_batch("train", order[32:64])["x"])
+    assert torch.equal(first["x"], a.make_batch("train", order[:32])["x"])
 
 
 def test_too_many_digits():

@@ -52,6 +52,8 @@ def test_denoiser_geometry_and_argument_errors():
         CNNLSTMDenoiser(image_size=3, conv_channels=[4, 4], pool_sizes=2)
     with pytest.raises(ConfigError, match="attention must be one of"):
         CNNLSTMDenoiser(attention="bahdanau")
+    with pytest.raises(ConfigError, match=r"teacher_forcing_ratio must be in \[0, 1\]"):
+        CNNLSTMDenoiser(teacher_forcing_ratio=1.5)
     with pytest.raises(ConfigError, match="hidden_size must be >= 1"):
         CNNLSTMDenoiser(hidden_size=0)
     with pytest.raises(ValueError, match=r"\(B, 1, 28, 28\)"):

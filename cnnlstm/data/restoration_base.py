@@ -34,8 +34,16 @@ class RestorationData(IndexedData):
         return int(self.images[split].shape[0])
 
     def batches(self, split: str, epoch: int = 0, start: int = 0) -> Iterator[dict[str, torch.Tensor]]:
-        self._epoch = epoch if split == "train" else 0
-        return super().batches(split, epoch, start)
+        inner = super().batches(split, epoch, start)
+        while True:
+            # set before each batch is built: a validation between two training batches (which
+            # builds its own batches) must not change the epoch the training corruptions use
+            self._epoch = epoch if split == "train" else 0
+            try:
+                batch = next(inner)
+            except StopIteration:
+                return
+            yield batch
 
     def corruption_seed(self, split: str, epoch: int = 0) -> int:
         """The seed of ``split``'s corruptions in ``epoch`` (only training changes with the epoch)."""

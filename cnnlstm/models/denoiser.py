@@ -8,7 +8,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from cnnlstm.checks import int_list, one_of, positive_int, probability
+from cnnlstm.checks import int_list, one_of, positive_float, positive_int, probability
+from cnnlstm.errors import ConfigError
 from cnnlstm.nn.attention import AdditiveAttention, DirectAttention
 from cnnlstm.nn.conv_stack import ConvStack2d
 from cnnlstm.nn.rows import image_to_rows, rows_to_image
@@ -86,8 +87,10 @@ class CNNLSTMDenoiser(nn.Module):
         self.image_size = (h, w)
         self.in_channels = positive_int("in_channels", in_channels)
         self.attention = one_of("attention", attention, ATTENTIONS)
-        ratio = float(teacher_forcing_ratio) if isinstance(teacher_forcing_ratio, (int, float)) else teacher_forcing_ratio
-        self.teacher_forcing_ratio = 1.0 if ratio == 1 else probability("teacher_forcing_ratio", ratio)
+        ratio = positive_float("teacher_forcing_ratio", teacher_forcing_ratio, allow_zero=True)
+        if ratio > 1:
+            raise ConfigError(f"teacher_forcing_ratio must be in [0, 1], got {teacher_forcing_ratio}")
+        self.teacher_forcing_ratio = ratio
         self.encoder = ConvStack2d(self.in_channels, (h, w), list(conv_channels or (16, 32)), kernel_sizes,
                                    pool_sizes, padding, activation, batch_norm)
         self.to_context = nn.Sequential(nn.Flatten(), nn.Linear(self.encoder.out_features,
