@@ -44,6 +44,20 @@ def test_known_error_levels_whole_and_masked():
     assert m["psnr"] == pytest.approx(-10 * math.log10(0.00505), abs=1e-3)
     # all-black guess of the blanked pixels: error 0.5 -> MSE 0.25 -> PSNR 6.02 dB
     assert m["psnr_masked_black"] == pytest.approx(-10 * math.log10(0.25), abs=1e-3)
+    assert m["psnr_masked_per_image"] == pytest.approx(20.0, abs=1e-3)
+    assert m["psnr_masked_black_per_image"] == pytest.approx(-10 * math.log10(0.25), abs=1e-3)
+
+
+def test_per_image_masked_psnr_weighs_images_equally():
+    y = torch.full((2, 1, 16, 16), 0.5)
+    pred = y.clone()
+    mask = torch.zeros(2, 1, 16, 16, dtype=torch.bool)
+    mask[:, :, 8:] = True
+    pred[0][mask[0]] += 0.1  # image 0: 20 dB; image 1: 40 dB
+    pred[1][mask[1]] += 0.01
+    m = scores(pred, y, mask=mask)
+    assert m["psnr_masked_per_image"] == pytest.approx(30.0, abs=1e-3)
+    assert m["psnr_masked"] == pytest.approx(-10 * math.log10((0.01 + 0.0001) / 2), abs=1e-3)
 
 
 def test_ssim_masked_only_sees_the_hole():

@@ -25,6 +25,18 @@ def accepts_target(model: nn.Module) -> bool:
     return "target" in inspect.signature(model.forward).parameters
 
 
+def per_image_masked_psnr(pred: torch.Tensor, y: torch.Tensor, mask: torch.Tensor, max_db: float = 100.0) -> torch.Tensor:
+    """PSNR (data range 1) of each image's masked pixels ``(B,)``; NaN for an image with no mask.
+
+    torchmetrics has no masked per-image PSNR, so this is the one formula written here:
+    ``10 log10(1 / MSE_i)`` with ``MSE_i`` over image ``i``'s masked pixels, capped at ``max_db``
+    (an exact hole would be infinite).
+    """
+    count = mask.flatten(1).sum(1)  # (B,)
+    mse = ((pred - y) ** 2 * mask).flatten(1).sum(1) / count  # (B,), NaN where count == 0
+    return (-10 * torch.log10(mse.clamp_min(10 ** (-max_db / 10))))
+
+
 class Restoration(Task):
     """Restore clean images ``y`` from corrupted ``x`` (both ``(B, C, H, W)`` in [0, 1]).
 
@@ -38,8 +50,12 @@ class Restoration(Task):
       ``ssim_masked``: the full-resolution SSIM map averaged over the blanked pixels (the map is
       computed on the whole image, so the window sees the context around the hole). All three are
       NaN when no corruption blanks anything.
+    - ``psnr_masked_per_image``: the mean over images of each image's PSNR on its blanked pixels
+      (a second convention: it weighs every image equally, where the pooled ``psnr_masked`` is
+      dominated by the images with the largest errors).
     - Baselines on the same pixels: ``psnr_input`` (the corrupted input as the answer),
-      ``psnr_masked_black`` (an all-black guess for the blanked region).
+      ``psnr_masked_black`` and ``psnr_masked_black_per_image`` (an all-black guess for the
+      blanked region).
 
     Args:
         loss: ``mse``, ``l1`` or ``bce`` between restored and clean images.
@@ -72,6 +88,8 @@ class Restoration(Task):
             "ssim_masked": MeanMetric(nan_strategy="ignore"),
             "psnr_input": PeakSignalNoiseRatio(data_range=1.0),
             "psnr_masked_black": PeakSignalNoiseRatio(data_range=1.0),
+            "psnr_masked_per_image": MeanMetric(nan_strategy="ignore"),
+            "psnr_masked_black_per_image": MeanMetric(nan_strategy="ignore"),
         })
         return metrics
 
@@ -89,6 +107,8 @@ class Restoration(Task):
         _, ssim_map = structural_similarity_index_measure(pred, y, data_range=1.0, reduction="none",
                                                           return_full_image=True)  # (B, C, H, W)
         metrics["ssim_masked"].update(ssim_map[mask])
+        metrics["psnr_masked_per_image"].update(per_image_masked_psnr(pred, y, mask))
+        metrics["psnr_masked_black_per_image"].update(per_image_masked_psnr(torch.zeros_like(y), y, mask))
 
     # ----------------------------------------------------------------------------- images
     @torch.no_grad()
