@@ -63,13 +63,16 @@ def test_tiny_run_improves_on_the_input_and_writes_the_run_directory(tmp_path, m
         assert restored.size == (28, 28)
 
 
-def test_restore_cli_errors(tmp_path):
-    done = run_script("-m", "cnnlstm.restore", f"ckpt_path={tmp_path / 'x.pt'}", "input=.", f"output={tmp_path}")
-    assert done.returncode == 2 and "checkpoint not found" in done.stderr
-    done = run_script("-m", "cnnlstm.restore", "input=.")
-    assert done.returncode == 2 and "usage" in done.stderr
+def test_restore_cli_errors(tmp_path, capsys):
+    from cnnlstm.restore import main
+
+    assert main([f"ckpt_path={tmp_path / 'x.pt'}", "input=.", f"output={tmp_path}"]) == 2
+    assert "checkpoint not found" in capsys.readouterr().err
+    assert main(["input=."]) == 2
+    assert "usage" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_multirun_over_attention(tmp_path):
     done = run_script("train.py", "-m", "model=denoiser", "model.attention=direct,none", "seed=0",
                       *SMALL_DENOISER, *TINY[:-1], "trainer.max_steps=2", "logger=none",
