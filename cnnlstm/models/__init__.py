@@ -1,5 +1,7 @@
 """Whole models, one file each; configs in ``conf/model/`` name them with ``_target_``."""
 
 from cnnlstm.models.cnn_lstm import CNNLSTM
+from cnnlstm.models.conv_autoencoder import ConvAutoencoder
+from cnnlstm.models.denoiser import CNNLSTMDenoiser
 
-__all__ = ["CNNLSTM"]
+__all__ = ["CNNLSTM", "CNNLSTMDenoiser", "ConvAutoencoder"]

@@ -2,5 +2,6 @@
 
 from cnnlstm.tasks.base import StepOutput, Task
 from cnnlstm.tasks.classification import Classification
+from cnnlstm.tasks.restoration import Restoration
 
-__all__ = ["Classification", "StepOutput", "Task"]
+__all__ = ["Classification", "Restoration", "StepOutput", "Task"]

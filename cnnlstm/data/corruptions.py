@@ -1,0 +1,149 @@
+"""Image corruptions for restoration, applied per batch on the device from a seed.
+
+Each corruption is a small object called as ``corruption(x, mask, seed, keys) -> (x, mask)`` on a
+batch ``x: (B, C, H, W)`` in [0, 1] with the boolean ``mask: (B, 1, H, W)`` of pixels blanked so
+far; ``keys: (B,)`` identify the samples (their index in the split). Random values come from
+:mod:`cnnlstm.data.counter_rng`, so a sample's corruption depends only on ``(seed, key)``: the
+same whatever the batch size, order, device or rank. Configs list them under ``data.corruption``
+(applied in order, each on its own random stream), e.g. the paper's lower half black plus noise::
+
+    corruption:
+      - {_target_: cnnlstm.data.corruptions.BlankHalf, side: lower}
+      - {_target_: cnnlstm.data.corruptions.GaussianNoise, sigma: 0.2}
+"""
+
+from collections.abc import Sequence
+
+import torch
+
+from cnnlstm.checks import one_of, positive_float, probability
+from cnnlstm.data.counter_rng import hash_u32, normal, uniform
+from cnnlstm.errors import ConfigError
+
+
+def _pixel_keys(x: torch.Tensor, keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Broadcastable (sample, pixel) keys for per-pixel random values of ``x: (B, C, H, W)``."""
+    pixels = torch.arange(x[0].numel(), device=x.device).view(1, *x.shape[1:])  # (1, C, H, W)
+    return keys.long().view(-1, 1, 1, 1), pixels
+
+
+class BlankHalf:
+    """Set one half of the image to ``value`` (the paper: the lower half black).
+
+    Args:
+        side: ``lower``, ``upper``, ``left`` or ``right``; an odd size blanks the smaller half.
+        value: the fill value in [0, 1].
+    """
+
+    def __init__(self, side: str = "lower", value: float = 0.0) -> None:
+        self.side = one_of("side", side, ("lower", "upper", "left", "right"))
+        self.value = float(value)
+
+    def __call__(self, x, mask, seed, keys):
+        h, w = x.shape[-2:]
+        region = torch.zeros(h, w, dtype=torch.bool, device=x.device)
+        if self.side == "lower":
+            region[h - h // 2:] = True
+        elif self.side == "upper":
+            region[:h // 2] = True
+        elif self.side == "left":
+            region[:, :w // 2] = True
+        else:
+            region[:, w - w // 2:] = True
+        mask = mask | region
+        return x.masked_fill(region, self.value), mask
+
+
+class BlankBoxes:
+    """Blank ``count`` random axis-aligned boxes per image.
+
+    Args:
+        count: boxes per image.
+        min_size, max_size: box height and width as fractions of the image's (uniform in between).
+        value: the fill value.
+    """
+
+    def __init__(self, count: int = 1, min_size: float = 0.25, max_size: float = 0.5, value: float = 0.0) -> None:
+        self.count = int(count)
+        self.min_size = positive_float("min_size", min_size)
+        self.max_size = positive_float("max_size", max_size)
+        if self.count < 1 or not self.min_size <= self.max_size <= 1:
+            raise ConfigError(f"count must be >= 1 and 0 < min_size <= max_size <= 1, got count={count}, "
+                              f"min_size={min_size}, max_size={max_size}")
+        self.value = float(value)
+
+    def __call__(self, x, mask, seed, keys):
+        h, w = x.shape[-2:]
+        k = keys.long()[:, None]  # (B, 1)
+        box = torch.arange(self.count, device=x.device)[None]  # (1, N)
+        span = self.max_size - self.min_size
+        bh = ((self.min_size + span * uniform(seed, k, box, 0)) * h).round().clamp(1, h)  # (B, N)
+        bw = ((self.min_size + span * uniform(seed, k, box, 1)) * w).round().clamp(1, w)
+        top = (uniform(seed, k, box, 2) * (h - bh + 1)).floor()
+        left = (uniform(seed, k, box, 3) * (w - bw + 1)).floor()
+        rows = torch.arange(h, device=x.device).view(1, 1, h, 1)
+        cols = torch.arange(w, device=x.device).view(1, 1, 1, w)
+        inside = ((rows >= top[..., None, None]) & (rows < (top + bh)[..., None, None])
+                  & (cols >= left[..., None, None]) & (cols < (left + bw)[..., None, None]))  # (B, N, H, W)
+        region = inside.any(dim=1, keepdim=True)  # (B, 1, H, W)
+        return x.masked_fill(region, self.value), mask | region
+
+
+class BlankRows:
+    """Blank a random ``fraction`` of the rows of each image (each row independently)."""
+
+    def __init__(self, fraction: float = 0.25, value: float = 0.0) -> None:
+        self.fraction = probability("fraction", fraction)
+        self.value = float(value)
+
+    def __call__(self, x, mask, seed, keys):
+        h = x.shape[-2]
+        rows = torch.arange(h, device=x.device)[None]  # (1, H)
+        region = (uniform(seed, keys.long()[:, None], rows) < self.fraction).view(-1, 1, h, 1)  # (B, 1, H, 1)
+        region = region.expand(-1, 1, h, x.shape[-1])
+        return x.masked_fill(region, self.value), mask | region
+
+
+class GaussianNoise:
+    """Add Gaussian noise of standard deviation ``sigma`` to every pixel, then clip to [0, 1]."""
+
+    def __init__(self, sigma: float = 0.2, clip: bool = True) -> None:
+        self.sigma = positive_float("sigma", sigma, allow_zero=True)
+        self.clip = bool(clip)
+
+    def __call__(self, x, mask, seed, keys):
+        x = x + self.sigma * normal(seed, *_pixel_keys(x, keys))
+        return (x.clamp(0, 1) if self.clip else x), mask
+
+
+class SaltAndPepper:
+    """Set a fraction ``amount`` of pixels to 1 (salt) or 0 (pepper), salt with probability ``salt``."""
+
+    def __init__(self, amount: float = 0.1, salt: float = 0.5) -> None:
+        self.amount = probability("amount", amount)
+        self.salt = positive_float("salt", salt, allow_zero=True)
+        if self.salt > 1:
+            raise ConfigError(f"salt must be in [0, 1], got {salt}")
+
+    def __call__(self, x, mask, seed, keys):
+        k, p = _pixel_keys(x, keys)
+        hit = uniform(seed, k, p, 0) < self.amount
+        value = (uniform(seed, k, p, 1) < self.salt).to(x.dtype)
+        return torch.where(hit, value, x), mask
+
+
+def corrupt(corruptions: Sequence, x: torch.Tensor, seed: int,
+            keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Apply ``corruptions`` in order to clean ``x: (B, C, H, W)``; sample ``i`` keyed by ``keys[i]``.
+
+    Returns the corrupted images ``(B, C, H, W)`` and the blanked-region mask ``(B, 1, H, W)``
+    (bool; all False when nothing is blanked). Corruption ``j`` draws from the stream
+    ``hash(seed, j)``, so adding one does not change the others' values.
+    """
+    mask = torch.zeros(x.shape[0], 1, *x.shape[-2:], dtype=torch.bool, device=x.device)
+    for j, corruption in enumerate(corruptions or ()):
+        if not callable(corruption):
+            raise ConfigError(f"corruption[{j}] must be a corruption object (a config with a _target_), "
+                              f"got {corruption!r}")
+        x, mask = corruption(x, mask, int(hash_u32(seed, j)), keys)
+    return x, mask

@@ -1,0 +1,101 @@
+"""A folder of the user's own images for restoration: ``data=image_folder data.root=PATH``."""
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from cnnlstm.checks import int_list, one_of, positive_int, probability
+from cnnlstm.data.counter_rng import uniform
+from cnnlstm.data.restoration_base import RestorationData
+from cnnlstm.errors import DataError
+
+
+class ImageFolder(RestorationData):
+    """Every image under ``root`` (recursively), grayscale or RGB, as clean images of one size.
+
+    Images are read once in :meth:`setup` and held as one tensor on the device; the split into
+    train/val/test is a permutation from ``seed``. ``mode=resize`` resizes each image to ``size``;
+    ``mode=crop`` resizes its shorter side to ``load_size`` (default ``size``), center-crops a
+    square, and takes a random ``size`` crop per training sample and epoch (keyed like the
+    corruptions, so it is reproducible) and the center crop for val/test.
+
+    Args:
+        root: folder of images (png, jpg, bmp, gif, tif, webp).
+        size: ``H`` (square) or ``(H, W)`` of the images the model sees.
+        channels: 1 (grayscale) or 3 (RGB).
+        mode: ``resize`` or ``crop``.
+        load_size: shorter side before cropping (``mode=crop`` only; ``null``: ``max(size)``).
+        val_fraction, test_fraction: shares of the images held out.
+        corruption, seed, batch_size, shuffle_seed, drop_last, eval_batch_size: see
+            :class:`cnnlstm.data.restoration_base.RestorationData`.
+    """
+
+    def __init__(self, root: str = "images", size: int | Sequence[int] = 64, channels: int = 1,
+                 mode: str = "resize", load_size: int | None = None, val_fraction: float = 0.1,
+                 test_fraction: float = 0.1, corruption: Sequence | None = None, seed: int = 0,
+                 batch_size: int = 32, shuffle_seed: int = 0, drop_last: bool = False,
+                 eval_batch_size: int | None = None) -> None:
+        super().__init__(corruption, seed, batch_size, shuffle_seed, drop_last, eval_batch_size)
+        self.root = Path(root)
+        self.size = tuple(int_list("size", size, 2))
+        self.channels = one_of("channels", channels, (1, 3))
+        self.mode = one_of("mode", mode, ("resize", "crop"))
+        self.load_size = positive_int("load_size", load_size) if load_size is not None else max(self.size)
+        if self.mode == "crop" and self.load_size < max(self.size):
+            raise DataError(f"load_size={self.load_size} must be >= size {self.size} to crop from")
+        self.fractions = (probability("val_fraction", val_fraction), probability("test_fraction", test_fraction))
+        self.seed = int(seed)
+        self.dims = {"image_size": list(self.size), "in_channels": self.channels}
+
+    def _read(self, path: Path) -> torch.Tensor:
+        from PIL import Image, UnidentifiedImageError
+        from torchvision.transforms.functional import center_crop, pil_to_tensor
+
+        try:
+            with Image.open(path) as image:
+                image = image.convert("L" if self.channels == 1 else "RGB")
+                if self.mode == "resize":
+                    image = image.resize((self.size[1], self.size[0]), Image.BILINEAR)
+                else:
+                    scale = self.load_size / min(image.size)
+                    image = image.resize((max(self.load_size, round(image.width * scale)),
+                                          max(self.load_size, round(image.height * scale))), Image.BILINEAR)
+                    image = center_crop(image, [self.load_size, self.load_size])
+        except (UnidentifiedImageError, OSError) as e:
+            raise DataError(f"cannot read image {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+        return pil_to_tensor(image).float().div_(255)
+
+    def setup(self, device="cpu", rank: int = 0, world_size: int = 1) -> None:
+        from cnnlstm.restore import IMAGE_SUFFIXES
+
+        super().setup(device, rank, world_size)
+        if not self.root.is_dir():
+            raise DataError(f"data.root={self.root} is not a folder of images")
+        files = sorted(p for p in self.root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        if len(files) < 3:
+            raise DataError(f"data.root={self.root} holds {len(files)} images; at least 3 are needed (train/val/test)")
+        images = torch.stack([self._read(f) for f in files])  # (N, C, h, w)
+        order = torch.randperm(len(files), generator=torch.Generator().manual_seed(self.seed))
+        n_val = max(1, round(len(files) * self.fractions[0])) if self.fractions[0] else 0
+        n_test = max(1, round(len(files) * self.fractions[1])) if self.fractions[1] else 0
+        parts = order.split([n_val, n_test, len(files) - n_val - n_test])
+        self.images = {split: images[idx].to(self.device) for split, idx in zip(("val", "test", "train"), parts)}
+
+    def clean(self, split: str, indices: torch.Tensor) -> torch.Tensor:
+        images = self.images[split][indices]  # (B, C, L, L) when cropping
+        if self.mode == "resize":
+            return images
+        (h, w), full = self.size, images.shape[-1]
+        if split == "train":
+            seed = self.corruption_seed(split, self._epoch) ^ 0x5A5A
+            top = (uniform(seed, indices.long(), 0) * (full - h + 1)).long()  # (B,)
+            left = (uniform(seed, indices.long(), 1) * (full - w + 1)).long()
+        else:
+            top = torch.full_like(indices, (full - h) // 2).long()
+            left = torch.full_like(indices, (full - w) // 2).long()
+        rows = (top[:, None] + torch.arange(h, device=images.device))[:, None, :, None]  # (B, 1, h, 1)
+        cols = (left[:, None] + torch.arange(w, device=images.device))[:, None, None, :]  # (B, 1, 1, w)
+        batch = torch.arange(images.shape[0], device=images.device)[:, None, None, None]
+        channel = torch.arange(images.shape[1], device=images.device)[None, :, None, None]
+        return images[batch, channel, rows, cols]  # (B, C, h, w)

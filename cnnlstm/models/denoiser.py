@@ -1,0 +1,184 @@
+"""The CNN-LSTM encoder-decoder with direct attention (Haque, Yousuf and Rana, arXiv 1801.05141).
+
+Run: ``python train.py model=denoiser`` (MNIST, lower half black plus noise, by default).
+"""
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from cnnlstm.checks import int_list, one_of, positive_float, positive_int, probability
+from cnnlstm.errors import ConfigError
+from cnnlstm.nn.attention import AdditiveAttention, DirectAttention
+from cnnlstm.nn.conv_stack import ConvStack2d
+from cnnlstm.nn.rows import image_to_rows, rows_to_image
+
+ATTENTIONS = ("direct", "none", "additive")
+
+
+class CNNLSTMDenoiser(nn.Module):
+    """A CNN encoder reads the corrupted image into a context vector; an LSTM writes it row by row.
+
+    The image ``(B, C, H, W)`` is a sequence of ``H`` rows of ``C*W`` values. Decoder step ``t``
+    reads the context vector, the corrupted row ``t`` (the paper's *direct attention*) and the
+    restored row ``t-1``; a linear layer and a sigmoid on the top LSTM layer's output give restored
+    row ``t``. ``attention`` chooses what else the decoder sees:
+
+    - ``direct`` (default, the paper's model): context + corrupted row ``t`` + previous row.
+    - ``none`` (ablation): context + previous row; the corrupted image reaches the decoder only
+      through the encoder's vector.
+    - ``additive`` (beyond the paper): as ``direct``, and the top LSTM output at step ``t``
+      attends (Bahdanau's additive score) over the encoder's spatial feature map; the attended
+      features join the LSTM output before the output layer, and the weights are returned for
+      display with ``return_attention=True``.
+
+    Choices where the paper is ambiguous (it gives no code and few sizes):
+
+    - The context is the flattened conv feature map through one linear layer and a tanh, fed at
+      every step (not only as the initial state), as "takes that vector ... row by row" reads.
+    - The "previous output" of step 0 is a row of zeros (a start token).
+    - Training uses teacher forcing with the clean row ``t-1``; inference feeds back the model's
+      own rows. ``teacher_forcing_ratio < 1`` is scheduled sampling done in parallel (Duckworth
+      et al. 2019): a first teacher-forced pass without gradients predicts every row, then each
+      previous-row input is the clean row with probability ``teacher_forcing_ratio`` and the
+      first pass's prediction otherwise, and the second pass trains. This keeps the LSTM one
+      fused call per pass instead of a Python loop over rows.
+    - The additive attention sits after the LSTM (Luong's placement with Bahdanau's score), so a
+      teacher-forced pass stays one LSTM call.
+
+    Args:
+        image_size: ``H`` (square) or ``(H, W)``; the LSTM writes ``H`` rows of ``C*W`` values.
+        in_channels: image channels ``C`` (1 grayscale, 3 RGB).
+        conv_channels, kernel_sizes, pool_sizes, padding, activation, batch_norm: the encoder's
+            conv stack, see :class:`cnnlstm.nn.conv_stack.ConvStack2d`.
+        context_size: width of the encoder's context vector.
+        hidden_size, num_layers, dropout: the decoder LSTM (dropout between its layers).
+        attention: ``direct``, ``none`` or ``additive`` (see above).
+        attention_size: hidden width of the additive score.
+        teacher_forcing_ratio: probability of feeding the clean previous row in training.
+
+    Example:
+        >>> model = CNNLSTMDenoiser(image_size=28)
+        >>> model(torch.rand(2, 1, 28, 28)).shape
+        torch.Size([2, 1, 28, 28])
+    """
+
+    def __init__(
+        self,
+        image_size: int | Sequence[int] = 28,
+        in_channels: int = 1,
+        conv_channels: Sequence[int] | None = None,
+        kernel_sizes: int | Sequence[int] = 3,
+        pool_sizes: int | Sequence[int] = 2,
+        padding: str = "same",
+        activation: str = "relu",
+        batch_norm: bool = False,
+        context_size: int = 128,
+        hidden_size: int = 128,
+        num_layers: int = 2,
+        dropout: float = 0.0,
+        attention: str = "direct",
+        attention_size: int = 64,
+        teacher_forcing_ratio: float = 0.5,
+    ) -> None:
+        super().__init__()
+        h, w = int_list("image_size", image_size, 2)
+        self.image_size = (h, w)
+        self.in_channels = positive_int("in_channels", in_channels)
+        self.attention = one_of("attention", attention, ATTENTIONS)
+        ratio = positive_float("teacher_forcing_ratio", teacher_forcing_ratio, allow_zero=True)
+        if ratio > 1:
+            raise ConfigError(f"teacher_forcing_ratio must be in [0, 1], got {teacher_forcing_ratio}")
+        self.teacher_forcing_ratio = ratio
+        self.encoder = ConvStack2d(self.in_channels, (h, w), list(conv_channels or (16, 32)), kernel_sizes,
+                                   pool_sizes, padding, activation, batch_norm)
+        self.to_context = nn.Sequential(nn.Flatten(), nn.Linear(self.encoder.out_features,
+                                                                positive_int("context_size", context_size)),
+                                        nn.Tanh())
+        self.row_size = self.in_channels * w
+        reads_rows = self.attention in ("direct", "additive")
+        self.direct = DirectAttention()
+        lstm_in = context_size + self.row_size * (2 if reads_rows else 1)
+        self.lstm = nn.LSTM(lstm_in, positive_int("hidden_size", hidden_size),
+                            num_layers=positive_int("num_layers", num_layers), batch_first=True,
+                            dropout=probability("dropout", dropout) if num_layers > 1 else 0.0)
+        out_in = hidden_size
+        self.additive = None
+        if self.attention == "additive":
+            self.additive = AdditiveAttention(hidden_size, self.encoder.out_channels, attention_size)
+            out_in += self.encoder.out_channels
+        self.out = nn.Linear(out_in, self.row_size)
+
+    def _check(self, x: torch.Tensor, name: str) -> None:
+        want = (self.in_channels, *self.image_size)
+        if x.dim() != 4 or tuple(x.shape[1:]) != want:
+            raise ValueError(f"CNNLSTMDenoiser expects {name} of shape (B, {want[0]}, {want[1]}, {want[2]}), "
+                             f"got {tuple(x.shape)}")
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x: (B, C, H, W)`` -> context ``(B, E)`` and spatial keys ``(B, h*w, C_enc)``."""
+        features = self.encoder(x)  # (B, C_enc, h, w)
+        return self.to_context(features), features.flatten(2).transpose(1, 2)
+
+    def _lstm_inputs(self, context: torch.Tensor, corrupted: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
+        """``context: (B, E)``, ``corrupted, previous: (B, T, R)`` -> LSTM inputs ``(B, T, *)``."""
+        context = context[:, None, :].expand(-1, previous.shape[1], -1)  # (B, T, E)
+        if self.attention == "none":
+            return torch.cat([context, previous], dim=-1)
+        return self.direct(context, corrupted, previous)
+
+    def _rows_out(self, hidden: torch.Tensor, keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Top LSTM outputs ``(B, T, hidden)`` -> rows ``(B, T, R)`` in [0, 1] and attention weights."""
+        weights = None
+        if self.additive is not None:
+            attended, weights = self.additive(hidden, keys)  # (B, T, C_enc), (B, T, h*w)
+            hidden = torch.cat([hidden, attended], dim=-1)
+        return torch.sigmoid(self.out(hidden)), weights
+
+    def _teacher_forced(self, context, keys, corrupted, previous):
+        hidden, _ = self.lstm(self._lstm_inputs(context, corrupted, previous))  # (B, H, hidden)
+        return self._rows_out(hidden, keys)
+
+    def forward(self, x: torch.Tensor, target: torch.Tensor | None = None,
+                return_attention: bool = False):
+        """Restore ``x: (B, C, H, W)`` in [0, 1] -> ``(B, C, H, W)`` in [0, 1].
+
+        ``target`` (the clean image, same shape) turns on teacher forcing; without it the decoder
+        feeds back its own rows (inference). With ``return_attention=True`` also returns the
+        additive attention weights ``(B, H, h_enc, w_enc)`` (None for the other choices).
+        """
+        self._check(x, "x")
+        context, keys = self.encode(x)  # (B, E), (B, N, C_enc)
+        corrupted = image_to_rows(x)  # (B, H, R)
+        if target is not None:
+            self._check(target, "target")
+            clean = image_to_rows(target)
+            previous = torch.cat([torch.zeros_like(clean[:, :1]), clean[:, :-1]], dim=1)  # (B, H, R)
+            if self.training and self.teacher_forcing_ratio < 1:
+                with torch.no_grad():
+                    guess, _ = self._teacher_forced(context, keys, corrupted, previous)
+                guess = torch.cat([torch.zeros_like(guess[:, :1]), guess[:, :-1]], dim=1)
+                keep = torch.rand(previous.shape[:2], device=x.device) < self.teacher_forcing_ratio  # (B, H)
+                previous = torch.where(keep[..., None], previous, guess)
+            rows, weights = self._teacher_forced(context, keys, corrupted, previous)
+        else:
+            rows, weights = self._free_running(context, keys, corrupted)
+        image = rows_to_image(rows, self.in_channels)
+        if not return_attention:
+            return image
+        if weights is not None:
+            weights = weights.reshape(*weights.shape[:2], *self.encoder.output_size)
+        return image, weights
+
+    def _free_running(self, context, keys, corrupted):
+        """Decode row by row, feeding back each restored row; returns rows ``(B, H, R)`` and weights."""
+        previous = torch.zeros_like(corrupted[:, :1])  # (B, 1, R)
+        state, rows, weights = None, [], []
+        for t in range(corrupted.shape[1]):
+            step_in = self._lstm_inputs(context, corrupted[:, t:t + 1], previous)  # (B, 1, *)
+            hidden, state = self.lstm(step_in, state)  # (B, 1, hidden)
+            previous, w = self._rows_out(hidden, keys)  # (B, 1, R)
+            rows.append(previous)
+            weights.append(w)
+        return torch.cat(rows, dim=1), (torch.cat(weights, dim=1) if weights[0] is not None else None)

@@ -1,0 +1,114 @@
+"""Restore your own images with a trained restoration checkpoint.
+
+``python -m cnnlstm.restore ckpt_path=PATH input=<image or folder> output=<dir> [corrupt=false] [device=cpu]``
+
+The model is rebuilt from the config stored in the checkpoint (no training data is read). Each
+image is converted to the model's channels and resized to its image size, restored with the
+inference path (no corruption, no teacher forcing) and written as ``<output>/<name>.png``.
+``corrupt=true`` first applies the checkpoint's own corruption (e.g. the lower half black plus
+noise), also saved as ``<name>_corrupted.png``, to try the model on clean images.
+"""
+
+import sys
+from pathlib import Path
+
+import torch
+from omegaconf import OmegaConf
+
+from cnnlstm.data.corruptions import corrupt as apply_corruptions
+from cnnlstm.engine.builder import build, build_model
+from cnnlstm.engine.checkpoint import load_checkpoint
+from cnnlstm.errors import CheckpointError, DataError, UserError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+USAGE = "usage: python -m cnnlstm.restore ckpt_path=PATH input=<image or folder> output=<dir> [corrupt=false] [device=cpu]"
+
+
+def list_images(path: str | Path) -> list[Path]:
+    """The image files at ``path`` (a file, or a folder searched recursively), sorted."""
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise DataError(f"input {path} does not exist")
+    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not files:
+        raise DataError(f"input {path} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+    return files
+
+
+def load_image(path: Path, channels: int, size: tuple[int, int]) -> torch.Tensor:
+    """Read ``path`` as ``(channels, H, W)`` float32 in [0, 1], resized to ``size = (H, W)``."""
+    from PIL import Image, UnidentifiedImageError
+    from torchvision.transforms.functional import pil_to_tensor
+
+    try:
+        with Image.open(path) as image:
+            image = image.convert("L" if channels == 1 else "RGB").resize((size[1], size[0]), Image.BILINEAR)
+    except (UnidentifiedImageError, OSError) as e:
+        raise DataError(f"cannot read image {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    return pil_to_tensor(image).float().div_(255)
+
+
+def load_model(ckpt_path: str | Path, device: str = "cpu"):
+    """The model of a checkpoint (eval mode) and its data source object (not set up: no data is read)."""
+    ckpt = load_checkpoint(ckpt_path, map_location=device)
+    cfg = OmegaConf.create(ckpt.get("config") or {})
+    if "model" not in cfg or "data" not in cfg:
+        raise CheckpointError(f"checkpoint {ckpt_path} carries no config; it was not written by cnnlstm train")
+    data = build(cfg.data, "data")
+    model = build_model(cfg.model, getattr(data, "dims", {}))
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as e:
+        raise CheckpointError(f"checkpoint {ckpt_path} does not fit its model: {str(e).splitlines()[0]}") from None
+    if not hasattr(model, "image_size"):
+        raise CheckpointError(f"checkpoint {ckpt_path} is not a restoration model ({type(model).__name__})")
+    return model.to(device).eval(), data
+
+
+@torch.no_grad()
+def restore(ckpt_path: str | Path, input: str | Path, output: str | Path, corrupt: bool = False,
+            device: str = "cpu", batch_size: int = 64) -> list[Path]:
+    """Restore every image under ``input`` into ``output``; returns the written restored files."""
+    from torchvision.utils import save_image
+
+    model, data = load_model(ckpt_path, device)
+    files = list_images(input)
+    out_dir = Path(output)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for start in range(0, len(files), batch_size):
+        chunk = files[start:start + batch_size]
+        x = torch.stack([load_image(f, model.in_channels, model.image_size) for f in chunk]).to(device)  # (B, C, H, W)
+        if corrupt:
+            keys = torch.arange(start, start + len(chunk), device=device)
+            x, _ = apply_corruptions(getattr(data, "corruptions", []), x, 0, keys)
+        restored = model(x).clamp(0, 1)
+        for f, xi, ri in zip(chunk, x, restored):
+            name = f.stem if len(files) == 1 or Path(input).is_file() else "_".join(f.relative_to(input).with_suffix("").parts)
+            if corrupt:
+                save_image(xi.clamp(0, 1), out_dir / f"{name}_corrupted.png")
+            save_image(ri, out_dir / f"{name}.png")
+            written.append(out_dir / f"{name}.png")
+    return written
+
+
+def main(argv: list[str]) -> int:
+    args = dict(a.split("=", 1) for a in argv if "=" in a)
+    bad = [a for a in argv if "=" not in a] + [k for k in args if k not in ("ckpt_path", "input", "output", "corrupt", "device")]
+    if bad or not {"ckpt_path", "input", "output"} <= set(args):
+        print(f"error: {USAGE} (got {' '.join(argv) or 'nothing'})", file=sys.stderr)
+        return 2
+    corrupt = args.get("corrupt", "false").lower() in ("1", "true", "yes")
+    try:
+        written = restore(args["ckpt_path"], args["input"], args["output"], corrupt, args.get("device", "cpu"))
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"restored {len(written)} image(s) into {args['output']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,54 @@
+import pytest
+import torch
+
+from cnnlstm.data import ImageFolder
+from cnnlstm.data.corruptions import BlankHalf
+from cnnlstm.errors import DataError
+
+
+@pytest.fixture
+def folder(tmp_path):
+    from PIL import Image
+
+    for i in range(10):
+        sub = tmp_path / ("a" if i % 2 else "b")
+        sub.mkdir(exist_ok=True)
+        rgb = torch.randint(0, 256, (20 + i, 30, 3), dtype=torch.uint8).numpy()
+        Image.fromarray(rgb).save(sub / f"img{i}.png")
+    (tmp_path / "notes.txt").write_text("not an image")
+    return tmp_path
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_resize_mode(folder, channels):
+    data = ImageFolder(root=str(folder), size=[12, 16], channels=channels, corruption=[BlankHalf()],
+                       val_fraction=0.2, test_fraction=0.2, batch_size=4)
+    assert data.dims == {"image_size": [12, 16], "in_channels": channels}
+    data.setup()
+    assert [data.split_size(s) for s in ("train", "val", "test")] == [6, 2, 2]
+    batch = next(data.batches("train"))
+    assert batch["x"].shape == batch["y"].shape == (4, channels, 12, 16)
+    assert batch["mask"][:, :, 6:].all() and 0 <= batch["y"].min() and batch["y"].max() <= 1
+
+
+def test_crop_mode_random_for_train_fixed_for_eval(folder):
+    data = ImageFolder(root=str(folder), size=8, mode="crop", load_size=16, batch_size=4)
+    data.setup()
+    idx = torch.arange(3)
+    list(data.batches("train", epoch=0))
+    a = data.make_batch("train", idx)["y"]
+    list(data.batches("train", epoch=1))
+    b = data.make_batch("train", idx)["y"]
+    assert a.shape == (3, 1, 8, 8) and not torch.equal(a, b)
+    full = data.images["train"][idx]
+    assert torch.equal(data.make_batch("train", idx)["y"], data.make_batch("train", idx)["y"])
+    assert any(torch.equal(a[0], full[0, :, i:i + 8, j:j + 8]) for i in range(9) for j in range(9))
+    t = data.make_batch("test", torch.arange(1))["y"]
+    torch.testing.assert_close(t, data.images["test"][:1, :, 4:12, 4:12])
+
+
+def test_missing_or_empty_root(tmp_path):
+    with pytest.raises(DataError, match="is not a folder"):
+        ImageFolder(root=str(tmp_path / "nope")).setup()
+    with pytest.raises(DataError, match="holds 0 images"):
+        ImageFolder(root=str(tmp_path)).setup()
