@@ -58,6 +58,10 @@ def test_config_composes_and_builds(group, name, tmp_path):
     top = group.split("/")[0]
     if top not in BUILT and top not in ("experiment", "debug"):
         return  # launchers and sweepers: composing is what can be checked without running them
+    if OmegaConf.missing_keys(cfg.data):  # e.g. data.root=???: the user must name a folder
+        with pytest.raises(Exception, match="root"):
+            build_parts(cfg, torch.device("cpu"))
+        return
     trainer = build(cfg.trainer, "trainer")
     data, task, model = build_parts(cfg, torch.device("cpu"))
     optimizer = build_optimizer(cfg.optimizer, model.parameters())
