@@ -2,5 +2,6 @@
 
 from cnnlstm.data.indexed import IndexedData
 from cnnlstm.data.moving_squares import MovingSquares
+from cnnlstm.data.uea import UEA
 
-__all__ = ["IndexedData", "MovingSquares"]
+__all__ = ["IndexedData", "MovingSquares", "UEA"]

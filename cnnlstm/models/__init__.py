@@ -1,5 +1,6 @@
 """Whole models, one file each; configs in ``conf/model/`` name them with ``_target_``."""
 
+from cnnlstm.models.cldnn import CLDNN
 from cnnlstm.models.cnn_lstm import CNNLSTM
 
-__all__ = ["CNNLSTM"]
+__all__ = ["CLDNN", "CNNLSTM"]
