@@ -2,5 +2,6 @@
 
 from cnnlstm.tasks.base import StepOutput, Task
 from cnnlstm.tasks.classification import Classification
+from cnnlstm.tasks.frame_labelling import FrameLabelling
 
-__all__ = ["Classification", "StepOutput", "Task"]
+__all__ = ["Classification", "FrameLabelling", "StepOutput", "Task"]
