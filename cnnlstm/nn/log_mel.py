@@ -95,6 +95,8 @@ class LogMel(nn.Module):
         self.register_buffer("window", torch.hann_window(self.win), persistent=False)
         self.register_buffer("filters", mel_filterbank(self.n_fft // 2 + 1, sample_rate, n_mels, fmin, fmax),
                              persistent=False)
+        # saved with the weights, so a checkpoint says which audio it takes (cnnlstm.stream reads it)
+        self.register_buffer("rate", torch.tensor(self.sample_rate))
         # running sums for "global" normalisation (float64 so long runs do not lose precision)
         self.register_buffer("stat_count", torch.zeros((), dtype=torch.float64))
         self.register_buffer("stat_sum", torch.zeros(self.out_features, dtype=torch.float64))
