@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cnnlstm.checks import positive_int
+from cnnlstm.checks import positive_float, positive_int
 from cnnlstm.data.indexed import IndexedData
 from cnnlstm.errors import ConfigError, DataError
 
@@ -75,16 +75,20 @@ class UEA(IndexedData):
         split_seed: seed of that split.
         normalize: standardise each channel with mean and std of the training frames.
         extract_path: folder with ``<name>/<name>_TRAIN.ts`` for sets aeon does not ship.
+        noise_std: standard deviation of Gaussian noise added to the valid frames of training
+            batches (augmentation; 0 = off). Drawn from torch's global generator, so it follows
+            the run's seed and is restored on resume.
         batch_size, eval_batch_size, shuffle_seed, drop_last: see :class:`IndexedData`.
     """
 
     def __init__(self, name: str = "JapaneseVowels", val_fraction: float = 0.1, split_seed: int = 0,
-                 normalize: bool = True, extract_path: str | None = None, batch_size: int = 32,
+                 normalize: bool = True, extract_path: str | None = None, noise_std: float = 0.0, batch_size: int = 32,
                  eval_batch_size: int | None = None, shuffle_seed: int = 0, drop_last: bool = False) -> None:
         super().__init__(batch_size, shuffle_seed, drop_last, eval_batch_size)
         if not 0 <= val_fraction < 1:
             raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction}")
         self.name = str(name)
+        self.noise_std = positive_float("noise_std", noise_std, allow_zero=True)
         train, y_train = load_split(self.name, "train", extract_path)
         test, y_test = load_split(self.name, "test", extract_path)
         self.classes = sorted(set(y_train) | set(y_test))
@@ -121,4 +125,8 @@ class UEA(IndexedData):
         x, lengths, y = self.tensors[split]
         lengths = lengths[indices]
         steps = int(lengths.max()) if len(indices) else 1
-        return {"x": x[indices, :steps], "lengths": lengths, "y": y[indices]}
+        x = x[indices, :steps]  # (B, T, C)
+        if split == "train" and self.noise_std > 0:
+            valid = (torch.arange(steps, device=x.device)[None] < lengths[:, None]).unsqueeze(-1)
+            x = x + self.noise_std * torch.randn_like(x) * valid
+        return {"x": x, "lengths": lengths, "y": y[indices]}
