@@ -19,14 +19,28 @@ def shipped_datasets() -> list[str]:
                   and (p / f"{p.name}_TEST.ts").is_file())
 
 
+def is_multivariate(name: str) -> bool:
+    """Whether a shipped set has several channels (read from its ``.ts`` header)."""
+    import aeon.datasets
+
+    path = Path(aeon.datasets.__file__).parent / "data" / name / f"{name}_TRAIN.ts"
+    with open(path, errors="replace") as f:
+        for line in f:
+            if line.lower().startswith("@univariate"):
+                return line.split()[-1].lower() == "false"
+            if line.lower().startswith("@data"):
+                break
+    return False
+
+
 def load_split(name: str, split: str, extract_path: str | None = None) -> tuple[list[np.ndarray], np.ndarray]:
     """``(series, labels)`` of a split: each series ``(C, T_i)`` float32 (trailing NaNs dropped)."""
     from aeon.datasets import load_classification
 
     if extract_path is None and name not in shipped_datasets():
-        have = shipped_datasets()
+        have = sorted(shipped_datasets(), key=lambda n: not is_multivariate(n))  # multivariate first
         raise DataError(f"data.name={name!r} is not a dataset aeon ships offline; it has {len(have)}, e.g. "
-                        f"{', '.join(have[:8])} (or set data.extract_path to a folder holding "
+                        f"{', '.join(have[:6])} (or set data.extract_path to a folder holding "
                         f"{name}/{name}_TRAIN.ts)")
     try:
         X, y = load_classification(name, split=split, extract_path=extract_path, return_metadata=False)
