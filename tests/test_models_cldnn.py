@@ -138,3 +138,15 @@ def test_preset_fits_other_widths():
     for width in (1, 3, 6, 40):
         model = build_model(cfg.model, {"in_features": width, "num_outputs": 2})
         assert model(torch.randn(1, 5, width)).shape == (1, 2)
+
+
+def test_model_cldnn_trains_on_japanese_vowels_and_writes_the_run_directory(tmp_path):
+    from cnnlstm.engine.run import train
+
+    cfg = compose_config("model=cldnn", "trainer.max_steps=3", "trainer.device=cpu", "trainer.progress=log", "logger=none",
+                         "model.conv_channels=[4,4]", "model.hidden_size=8", "model.dnn_hidden=[8]")
+    assert cfg.data.name == "JapaneseVowels" and cfg.trainer.max_epochs > 1  # the preset's defaults
+    metrics = train(cfg, tmp_path)
+    assert 0 <= metrics["test/acc"] <= 1 and metrics["steps"] == 3
+    for name in ("model_summary.txt", "config.yaml", "metrics.json", "checkpoints/best.pt", "checkpoints/last.pt"):
+        assert (tmp_path / name).is_file(), name
