@@ -1,10 +1,10 @@
 import pytest
 import torch
+from conftest import compose_config
 
 from cnnlstm.engine.builder import build_model
 from cnnlstm.errors import ConfigError
 from cnnlstm.models import CLDNN
-from conftest import compose_config
 
 TINY = dict(in_features=12, num_outputs=5, conv_channels=[6, 6], freq_kernels=[3, 2], time_kernels=[3, 2],
             freq_pools=[2, 1], left_context=3, right_context=0, reduce_dim=8, hidden_size=10, proj_size=0,

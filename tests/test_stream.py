@@ -1,10 +1,10 @@
 import pytest
 import torch
+from conftest import compose_config
 
 from cnnlstm.data.make_tones import make_tone_folder
 from cnnlstm.engine.run import evaluate, train
 from cnnlstm.stream import load_streaming_model, main, stream_file
-from conftest import compose_config
 
 TINY_AUDIO = [
     "data=wav_folder", "data.sample_rate=8000", "data.batch_size=8", "model.conv_channels=[4,4]",

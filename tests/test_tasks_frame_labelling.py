@@ -1,11 +1,11 @@
 import pytest
 import torch
+from conftest import compose_config
 
 from cnnlstm.data.lookahead import LookaheadSymbols, lookahead_symbols
 from cnnlstm.engine.run import train
 from cnnlstm.models import CLDNN
 from cnnlstm.tasks import FrameLabelling
-from conftest import compose_config
 
 TINY = [
     "model=cldnn_streaming", "data=lookahead", "data.n_train=512", "data.n_val=64", "data.n_test=128",
