@@ -58,12 +58,13 @@ def stream_file(model, wav: str | Path, chunk_ms: float = 100.0, device: str = "
         frames, state = model.stream(audio[:, start:start + chunk], state)  # (1, k, K)
         logits.append(frames)
         seen = torch.cat(logits, dim=1)
-        pooled = seen[:, -1] if model.pool == "last" else seen.mean(1)  # (1, K)
-        busy += time.perf_counter() - tick
         end_s = min(start + chunk, audio.shape[1]) / rate
         if seen.shape[1] == 0:
+            busy += time.perf_counter() - tick
             out(f"[{start / rate:6.2f}-{end_s:6.2f}s] frames=0 (waiting for a full window)")
             continue
+        pooled = seen[:, -1] if model.pool == "last" else seen.mean(1)  # (1, K)
+        busy += time.perf_counter() - tick
         prob, label = pooled.softmax(-1).max(-1)
         name = names[int(label)] if names else str(int(label))
         out(f"[{start / rate:6.2f}-{end_s:6.2f}s] frames={seen.shape[1]:4d} prediction={name} p={float(prob):.3f}")
