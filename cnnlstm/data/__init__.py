@@ -2,8 +2,12 @@
 
 from cnnlstm.data.image_folder import ImageFolder
 from cnnlstm.data.indexed import IndexedData
+from cnnlstm.data.lookahead import LookaheadSymbols
 from cnnlstm.data.mnist import MNIST
 from cnnlstm.data.moving_squares import MovingSquares
 from cnnlstm.data.restoration_base import RestorationData
+from cnnlstm.data.uea import UEA
+from cnnlstm.data.wav_folder import WavFolder
 
-__all__ = ["ImageFolder", "IndexedData", "MNIST", "MovingSquares", "RestorationData"]
+__all__ = ["ImageFolder", "IndexedData", "LookaheadSymbols", "MNIST", "MovingSquares", "RestorationData", "UEA",
+           "WavFolder"]

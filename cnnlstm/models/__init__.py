@@ -1,7 +1,8 @@
 """Whole models, one file each; configs in ``conf/model/`` name them with ``_target_``."""
 
+from cnnlstm.models.cldnn import CLDNN
 from cnnlstm.models.cnn_lstm import CNNLSTM
 from cnnlstm.models.conv_autoencoder import ConvAutoencoder
 from cnnlstm.models.denoiser import CNNLSTMDenoiser
 
-__all__ = ["CNNLSTM", "CNNLSTMDenoiser", "ConvAutoencoder"]
+__all__ = ["CLDNN", "CNNLSTM", "CNNLSTMDenoiser", "ConvAutoencoder"]

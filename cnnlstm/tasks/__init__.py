@@ -2,6 +2,7 @@
 
 from cnnlstm.tasks.base import StepOutput, Task
 from cnnlstm.tasks.classification import Classification
+from cnnlstm.tasks.frame_labelling import FrameLabelling
 from cnnlstm.tasks.restoration import Restoration
 
-__all__ = ["Classification", "Restoration", "StepOutput", "Task"]
+__all__ = ["Classification", "FrameLabelling", "Restoration", "StepOutput", "Task"]

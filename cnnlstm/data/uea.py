@@ -1,0 +1,146 @@
+"""Multivariate UEA/UCR classification sets that aeon ships (JapaneseVowels ...), held on the device."""
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cnnlstm.checks import positive_float, positive_int
+from cnnlstm.data.indexed import IndexedData
+from cnnlstm.errors import ConfigError, DataError
+
+
+def shipped_datasets() -> list[str]:
+    """Names of the classification sets aeon has on disk (loadable offline)."""
+    import aeon.datasets
+
+    root = Path(aeon.datasets.__file__).parent / "data"
+    return sorted(p.name for p in root.iterdir() if (p / f"{p.name}_TRAIN.ts").is_file()
+                  and (p / f"{p.name}_TEST.ts").is_file())
+
+
+def is_multivariate(name: str) -> bool:
+    """Whether a shipped set has several channels (read from its ``.ts`` header)."""
+    import aeon.datasets
+
+    path = Path(aeon.datasets.__file__).parent / "data" / name / f"{name}_TRAIN.ts"
+    with open(path, errors="replace") as f:
+        for line in f:
+            if line.lower().startswith("@univariate"):
+                return line.split()[-1].lower() == "false"
+            if line.lower().startswith("@data"):
+                break
+    return False
+
+
+def load_split(name: str, split: str, extract_path: str | None = None) -> tuple[list[np.ndarray], np.ndarray]:
+    """``(series, labels)`` of a split: each series ``(C, T_i)`` float32 (trailing NaNs dropped)."""
+    from aeon.datasets import load_classification
+
+    if extract_path is None and name not in shipped_datasets():
+        have = sorted(shipped_datasets(), key=lambda n: not is_multivariate(n))  # multivariate first
+        raise DataError(f"data.name={name!r} is not a dataset aeon ships offline; it has {len(have)}, e.g. "
+                        f"{', '.join(have[:6])} (or set data.extract_path to a folder holding "
+                        f"{name}/{name}_TRAIN.ts)")
+    try:
+        X, y = load_classification(name, split=split, extract_path=extract_path, return_metadata=False)
+    except Exception as e:  # aeon raises many types for missing or malformed files
+        raise DataError(f"cannot load UEA dataset {name!r} ({split}): {str(e).strip().splitlines()[0]}") from None
+    series = []
+    for x in X:
+        x = np.asarray(x, dtype=np.float32)  # (C, T)
+        valid = ~np.isnan(x).all(0)
+        end = int(np.nonzero(valid)[0].max()) + 1 if valid.any() else 0
+        series.append(np.nan_to_num(x[:, :end]))
+    return series, np.asarray(y).astype(str)
+
+
+def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices ``(keep, held_out)``: ``round(fraction * n_c)`` of each class ``c`` held out, chosen by ``seed``."""
+    rng = np.random.default_rng(seed)
+    held = []
+    for c in np.unique(labels):
+        idx = np.nonzero(labels == c)[0]
+        held += list(rng.permutation(idx)[:int(round(fraction * len(idx)))])
+    held = np.sort(np.asarray(held, dtype=np.int64))
+    return np.setdiff1d(np.arange(len(labels)), held), held
+
+
+def pad(series: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """List of ``(C, T_i)`` -> zero-padded ``(N, T_max, C)`` and lengths ``(N,)``."""
+    lengths = torch.tensor([s.shape[1] for s in series], dtype=torch.long)
+    x = torch.zeros(len(series), int(lengths.max()), series[0].shape[0])
+    for i, s in enumerate(series):
+        x[i, :s.shape[1]] = torch.from_numpy(s.T)
+    return x, lengths
+
+
+class UEA(IndexedData):
+    """A UEA multivariate classification set, padded with lengths, held as tensors on the device.
+
+    Frames are the ``C`` channels at each time step (JapaneseVowels: 12 LPC cepstra, 7-29 frames,
+    9 speakers, 270 train / 370 test). The validation split is carved from the training split by
+    a stratified split seeded with ``split_seed``; the test split is the archive's. A batch is
+    trimmed to its longest sequence and carries ``"lengths"``.
+
+    Args:
+        name: dataset name (``shipped_datasets()`` lists those available offline).
+        val_fraction: fraction of each class of the training split held out for validation.
+        split_seed: seed of that split.
+        normalize: standardise each channel with mean and std of the training frames.
+        extract_path: folder with ``<name>/<name>_TRAIN.ts`` for sets aeon does not ship.
+        noise_std: standard deviation of Gaussian noise added to the valid frames of training
+            batches (augmentation; 0 = off). Drawn from torch's global generator, so it follows
+            the run's seed and is restored on resume.
+        batch_size, eval_batch_size, shuffle_seed, drop_last: see :class:`IndexedData`.
+    """
+
+    def __init__(self, name: str = "JapaneseVowels", val_fraction: float = 0.1, split_seed: int = 0,
+                 normalize: bool = True, extract_path: str | None = None, noise_std: float = 0.0, batch_size: int = 32,
+                 eval_batch_size: int | None = None, shuffle_seed: int = 0, drop_last: bool = False) -> None:
+        super().__init__(batch_size, shuffle_seed, drop_last, eval_batch_size)
+        if not 0 <= val_fraction < 1:
+            raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction}")
+        self.name = str(name)
+        self.noise_std = positive_float("noise_std", noise_std, allow_zero=True)
+        train, y_train = load_split(self.name, "train", extract_path)
+        test, y_test = load_split(self.name, "test", extract_path)
+        self.classes = sorted(set(y_train) | set(y_test))
+        index = {c: i for i, c in enumerate(self.classes)}
+        keep, held = stratified_split(y_train, val_fraction, positive_int("split_seed", split_seed, allow_zero=True))
+        parts = {"train": ([train[i] for i in keep], y_train[keep]), "val": ([train[i] for i in held], y_train[held]),
+                 "test": (test, y_test)}
+        self.tensors: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+        for split, (series, labels) in parts.items():
+            if not series:
+                c = train[0].shape[0]
+                self.tensors[split] = (torch.zeros(0, 1, c), torch.zeros(0, dtype=torch.long),
+                                       torch.zeros(0, dtype=torch.long))
+                continue
+            x, lengths = pad(series)
+            self.tensors[split] = (x, lengths, torch.tensor([index[c] for c in labels]))
+        if normalize:
+            x, lengths, _ = self.tensors["train"]
+            valid = x[torch.arange(x.shape[1])[None] < lengths[:, None]]  # (N_frames, C)
+            mean, std = valid.mean(0), valid.std(0).clamp(min=1e-6)
+            for split, (x, lengths, y) in self.tensors.items():
+                mask = (torch.arange(x.shape[1])[None] < lengths[:, None]).unsqueeze(-1)
+                self.tensors[split] = (((x - mean) / std) * mask, lengths, y)
+        self.dims = {"in_features": int(train[0].shape[0]), "num_outputs": len(self.classes)}
+
+    def setup(self, device="cpu", rank: int = 0, world_size: int = 1) -> None:
+        super().setup(device, rank, world_size)
+        self.tensors = {k: tuple(t.to(self.device) for t in v) for k, v in self.tensors.items()}
+
+    def split_size(self, split: str) -> int:
+        return int(self.tensors[split][2].shape[0])
+
+    def make_batch(self, split: str, indices: torch.Tensor) -> dict[str, torch.Tensor]:
+        x, lengths, y = self.tensors[split]
+        lengths = lengths[indices]
+        steps = int(lengths.max()) if len(indices) else 1
+        x = x[indices, :steps]  # (B, T, C)
+        if split == "train" and self.noise_std > 0:
+            valid = (torch.arange(steps, device=x.device)[None] < lengths[:, None]).unsqueeze(-1)
+            x = x + self.noise_std * torch.randn_like(x) * valid
+        return {"x": x, "lengths": lengths, "y": y[indices]}

@@ -1,0 +1,157 @@
+"""Audio classification from a folder of WAV files in the Speech Commands layout, decoded with soundfile."""
+
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cnnlstm.checks import one_of, positive_int
+from cnnlstm.data.indexed import IndexedData
+from cnnlstm.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+LISTS = {"val": "validation_list.txt", "test": "testing_list.txt"}
+
+
+def class_names(root: str | Path) -> list[str]:
+    """The class folders of ``root`` (sorted; names starting with ``_`` or ``.`` are not classes,
+    e.g. Speech Commands' ``_background_noise_``)."""
+    return sorted(p.name for p in Path(root).iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
+
+
+def read_wav(path: Path, sample_rate: int, resample: bool, min_samples: int) -> np.ndarray:
+    """Mono float32 samples of ``path`` at ``sample_rate``; DataError naming the file if unusable."""
+    import soundfile
+
+    try:
+        audio, rate = soundfile.read(str(path), dtype="float32", always_2d=True)  # (S, channels)
+    except Exception as e:  # soundfile raises LibsndfileError, RuntimeError, TypeError ...
+        raise DataError(f"{path}: unreadable or corrupt audio ({str(e).strip().splitlines()[0]})") from None
+    audio = audio.mean(1)
+    if audio.size == 0:
+        raise DataError(f"{path}: empty audio file (0 samples)")
+    if rate != sample_rate:
+        if not resample:
+            raise DataError(f"{path}: sample rate {rate} Hz, expected data.sample_rate={sample_rate} "
+                            "(set data.resample=true to resample)")
+        from scipy.signal import resample_poly
+
+        g = math.gcd(rate, sample_rate)
+        audio = resample_poly(audio, sample_rate // g, rate // g).astype(np.float32)
+    if audio.size < min_samples:
+        raise DataError(f"{path}: too short, {audio.size} samples < data.min_samples={min_samples}")
+    return audio
+
+
+class WavFolder(IndexedData):
+    """Speech Commands layout: ``root/<class>/<file>.wav``; ``validation_list.txt`` and
+    ``testing_list.txt`` name held-out files relative to ``root``; every other file is training.
+
+    Audio is decoded once (soundfile, mono, optionally resampled) and held on the device as a
+    padded ``(N, S)`` tensor with lengths; a batch is the raw waveform ``x: (B, S)`` plus
+    ``"lengths"`` in samples. The model turns it into features (its log-mel front end), so the
+    same checkpoint takes raw audio. ``dims`` gives the model ``num_outputs`` and ``sample_rate``.
+
+    Args:
+        root: the dataset folder.
+        sample_rate: rate every file must have (or is resampled to with ``resample=true``).
+        length: ``None`` keeps each file's length (variable-length batches); an int crops or
+            zero-pads every file to that many samples (``crop``: ``start`` or ``center``).
+        min_samples: shorter files are bad (default 400: one 25 ms frame at 16 kHz).
+        skip_bad: skip corrupt, empty, unreadable, too-short files and list entries naming
+            missing files with one warning giving the count; otherwise the first is an error.
+        batch_size, eval_batch_size, shuffle_seed, drop_last: see :class:`IndexedData`.
+    """
+
+    def __init__(self, root: str | None = None, sample_rate: int = 16000, resample: bool = False,
+                 length: int | None = None, crop: str = "center", min_samples: int = 400, skip_bad: bool = False,
+                 batch_size: int = 32, eval_batch_size: int | None = None, shuffle_seed: int = 0,
+                 drop_last: bool = False) -> None:
+        super().__init__(batch_size, shuffle_seed, drop_last, eval_batch_size)
+        if root is None:
+            raise ConfigError("root must be set to a folder of class folders of WAV files (data.root=DIR)")
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise DataError(f"data.root={root}: no such directory")
+        self.sample_rate = positive_int("sample_rate", sample_rate)
+        self.length = None if length is None else positive_int("length", length)
+        self.crop = one_of("crop", crop, ("start", "center"))
+        self.min_samples = positive_int("min_samples", min_samples)
+        self.skip_bad = bool(skip_bad)
+        self.classes = class_names(self.root)
+        if not self.classes:
+            raise DataError(f"data.root={root} has no class folders")
+        bad: list[str] = []
+        files = self._split_files(bad)
+        self.tensors = {split: self._load(names, bool(resample), bad) for split, names in files.items()}
+        if bad:
+            log.warning("skipped %d bad audio files or list entries (data.skip_bad=true), e.g. %s",
+                        len(bad), "; ".join(bad[:3]))
+        self.skipped = bad
+        if self.split_size("train") == 0:
+            raise DataError(f"data.root={root}: no usable training files")
+        self.dims = {"num_outputs": len(self.classes), "sample_rate": self.sample_rate}
+
+    def _bad(self, message: str, bad: list[str]) -> None:
+        if not self.skip_bad:
+            raise DataError(message + " (set data.skip_bad=true to skip bad files)")
+        bad.append(message)
+
+    def _split_files(self, bad: list[str]) -> dict[str, list[str]]:
+        """Relative paths per split, from the held-out lists and the class folders."""
+        held: dict[str, list[str]] = {}
+        for split, name in LISTS.items():
+            path = self.root / name
+            entries = [line.strip() for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+            held[split] = []
+            for entry in entries:
+                if not (self.root / entry).is_file():
+                    self._bad(f"{path}: names missing file {entry}", bad)
+                elif Path(entry).parts[0] not in self.classes:
+                    self._bad(f"{path}: {entry} is not in a class folder", bad)
+                else:
+                    held[split].append(Path(entry).as_posix())
+        taken = set(held["val"]) | set(held["test"])
+        train = [p.relative_to(self.root).as_posix() for c in self.classes
+                 for p in sorted((self.root / c).glob("*.wav")) if p.relative_to(self.root).as_posix() not in taken]
+        return {"train": train, "val": held["val"], "test": held["test"]}
+
+    def _fit_length(self, audio: np.ndarray) -> np.ndarray:
+        if self.length is None or audio.size == self.length:
+            return audio
+        if audio.size > self.length:
+            start = 0 if self.crop == "start" else (audio.size - self.length) // 2
+            return audio[start:start + self.length]
+        return np.pad(audio, (0, self.length - audio.size))
+
+    def _load(self, names: list[str], resample: bool, bad: list[str]):
+        waves, labels = [], []
+        for name in names:
+            try:
+                audio = read_wav(self.root / name, self.sample_rate, resample, self.min_samples)
+            except DataError as e:
+                self._bad(str(e), bad)
+                continue
+            waves.append(self._fit_length(audio))
+            labels.append(self.classes.index(Path(name).parts[0]))
+        lengths = torch.tensor([w.size for w in waves], dtype=torch.long)
+        x = torch.zeros(len(waves), int(lengths.max()) if waves else 1)
+        for i, w in enumerate(waves):
+            x[i, :w.size] = torch.from_numpy(w)
+        return x, lengths, torch.tensor(labels, dtype=torch.long)
+
+    def setup(self, device="cpu", rank: int = 0, world_size: int = 1) -> None:
+        super().setup(device, rank, world_size)
+        self.tensors = {k: tuple(t.to(self.device) for t in v) for k, v in self.tensors.items()}
+
+    def split_size(self, split: str) -> int:
+        return int(self.tensors[split][2].shape[0])
+
+    def make_batch(self, split: str, indices: torch.Tensor) -> dict[str, torch.Tensor]:
+        x, lengths, y = self.tensors[split]
+        lengths = lengths[indices]
+        samples = int(lengths.max()) if len(indices) else 1
+        return {"x": x[indices, :samples], "lengths": lengths, "y": y[indices]}

@@ -1,0 +1,93 @@
+"""Streaming inference from a WAV file: ``python -m cnnlstm.stream ckpt_path=PATH wav=FILE [chunk_ms=100]``.
+
+Loads a checkpoint of a streamable CLDNN with a log-mel front end (e.g. ``model=cldnn_paper`` or
+``model=cldnn_streaming`` trained on ``data=wav_folder``), feeds the file chunk by chunk through
+:meth:`cnnlstm.models.CLDNN.stream`, prints the prediction after every chunk (from the outputs
+of all frames so far, pooled as the model pools) and the real-time factor (processing time /
+audio duration). Options: ``chunk_ms`` (default 100), ``device`` (default cpu),
+``threads`` (torch threads, default 1).
+"""
+
+import sys
+import time
+from pathlib import Path
+
+import torch
+from omegaconf import OmegaConf
+
+from cnnlstm.data.wav_folder import class_names, read_wav
+from cnnlstm.engine.builder import build_model
+from cnnlstm.engine.checkpoint import load_checkpoint
+from cnnlstm.errors import CheckpointError, ConfigError, UserError
+
+USAGE = "usage: python -m cnnlstm.stream ckpt_path=PATH wav=FILE [chunk_ms=100] [device=cpu] [threads=1]"
+
+
+def load_streaming_model(ckpt_path: str | Path, device: str = "cpu"):
+    """The model of a checkpoint, in eval mode; its ``num_outputs`` and ``sample_rate`` are read from
+    the weights, so the training data need not be present. Returns ``(model, class names or None)``."""
+    ckpt = load_checkpoint(ckpt_path, map_location=device)
+    cfg = OmegaConf.create(ckpt.get("config") or {})
+    if "model" not in cfg:
+        raise CheckpointError(f"checkpoint {ckpt_path} carries no config; it was not written by cnnlstm train")
+    weights = ckpt["model"]
+    if "frontend.rate" not in weights:
+        raise ConfigError(f"checkpoint {ckpt_path}: its model takes feature frames, not audio "
+                          "(train it with audio data, e.g. data=wav_folder)")
+    dims = {"num_outputs": int(weights["output.bias"].shape[0]), "sample_rate": int(weights["frontend.rate"])}
+    model = build_model(cfg.model, dims)
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as e:
+        raise CheckpointError(f"checkpoint {ckpt_path} does not fit its model: {str(e).splitlines()[0]}") from None
+    root = cfg.get("data", {}).get("root")
+    names = class_names(root) if root and Path(root).is_dir() else None
+    return model.to(device).eval(), names
+
+
+@torch.no_grad()
+def stream_file(model, wav: str | Path, chunk_ms: float = 100.0, device: str = "cpu", names=None, out=print) -> dict:
+    """Stream ``wav`` through ``model`` in ``chunk_ms`` chunks, printing a line per chunk; returns
+    the final prediction, the per-frame logits and the real-time factor."""
+    rate = model.frontend.sample_rate
+    audio = torch.from_numpy(read_wav(Path(wav), rate, resample=True, min_samples=1))[None].to(device)  # (1, S)
+    chunk = max(1, round(chunk_ms * rate / 1000))
+    state, logits, busy = None, [], 0.0
+    for start in range(0, audio.shape[1], chunk):
+        tick = time.perf_counter()
+        frames, state = model.stream(audio[:, start:start + chunk], state)  # (1, k, K)
+        logits.append(frames)
+        seen = torch.cat(logits, dim=1)
+        end_s = min(start + chunk, audio.shape[1]) / rate
+        if seen.shape[1] == 0:
+            busy += time.perf_counter() - tick
+            out(f"[{start / rate:6.2f}-{end_s:6.2f}s] frames=0 (waiting for a full window)")
+            continue
+        pooled = seen[:, -1] if model.pool == "last" else seen.mean(1)  # (1, K)
+        busy += time.perf_counter() - tick
+        prob, label = pooled.softmax(-1).max(-1)
+        name = names[int(label)] if names else str(int(label))
+        out(f"[{start / rate:6.2f}-{end_s:6.2f}s] frames={seen.shape[1]:4d} prediction={name} p={float(prob):.3f}")
+    duration = audio.shape[1] / rate
+    rtf = busy / duration
+    out(f"real-time factor {rtf:.4f} ({busy * 1000:.1f} ms for {duration:.2f} s of audio, chunks of {chunk_ms:g} ms)")
+    return {"logits": torch.cat(logits, dim=1), "rtf": rtf, "prediction": name if logits else None}
+
+
+def main(argv: list[str]) -> int:
+    args = dict(a.split("=", 1) for a in argv if "=" in a)
+    if any("=" not in a for a in argv) or "ckpt_path" not in args or "wav" not in args:
+        print(f"error: {USAGE}", file=sys.stderr)
+        return 2
+    try:
+        torch.set_num_threads(int(args.get("threads", 1)))
+        model, names = load_streaming_model(args["ckpt_path"], args.get("device", "cpu"))
+        stream_file(model, args["wav"], float(args.get("chunk_ms", 100)), args.get("device", "cpu"), names)
+    except (UserError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

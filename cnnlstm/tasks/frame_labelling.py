@@ -1,0 +1,61 @@
+"""Frame-level labelling: one target per frame, with an output delay and truncated BPTT (Sainath et al.)."""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics import MeanMetric, MetricCollection
+
+from cnnlstm.checks import positive_int, probability
+from cnnlstm.tasks.base import StepOutput, Task
+
+IGNORE = -100  # label of padding frames
+
+
+class FrameLabelling(Task):
+    """Per-frame cross-entropy on ``y: (B, T)`` (``-100`` past each end), the label of frame ``t``
+    predicted at frame ``t + delay``.
+
+    A causal model (unidirectional LSTM, no right context) at frame ``t`` has seen only frames
+    ``<= t``; delaying its output by ``delay`` frames lets it use ``delay`` frames of future
+    context (paper: 5). The input gets ``delay`` zero frames appended so the last labels are
+    predicted too. ``tbptt_steps`` (paper: 20) runs the LSTM in chunks of that many steps in
+    training, carrying its state across chunks and cutting the gradient there; the model needs
+    a ``frame_outputs(x, lengths, tbptt_steps=)`` method (:class:`~cnnlstm.models.CLDNN`).
+
+    Metrics: ``loss`` and ``acc`` (frame accuracy over the valid frames).
+    """
+
+    def __init__(self, delay: int = 5, tbptt_steps: int | None = 20, label_smoothing: float = 0.0) -> None:
+        super().__init__()
+        self.delay = positive_int("delay", delay, allow_zero=True)
+        self.tbptt_steps = None if tbptt_steps is None else positive_int("tbptt_steps", tbptt_steps)
+        self.label_smoothing = probability("label_smoothing", label_smoothing)
+
+    def step(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> StepOutput:
+        x, lengths, y = batch["x"], batch.get("lengths"), batch["y"]
+        frontend = getattr(model, "frontend", None)
+        extra = self.delay * (frontend.hop if frontend is not None else 1)  # frames, or samples of audio
+        if extra:
+            x = F.pad(x, (0, extra) if x.dim() == 2 else (0, 0, 0, extra))  # (B, T + d, F)
+            lengths = None if lengths is None else lengths + extra
+        out, _ = model.frame_outputs(x, lengths, tbptt_steps=self.tbptt_steps)  # (B, T + d, K)
+        out = out[:, self.delay:self.delay + y.shape[1]]  # (B, T, K): row t predicts label t
+        return StepOutput(self.loss(out, batch), out)
+
+    def loss(self, outputs: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return F.cross_entropy(outputs.flatten(0, 1).float(), batch["y"].flatten(), ignore_index=IGNORE,
+                               label_smoothing=self.label_smoothing)
+
+    def predict(self, outputs: torch.Tensor) -> torch.Tensor:
+        """Frame labels ``(B, T)`` from logits ``(B, T, K)``."""
+        return outputs.argmax(-1)
+
+    def metrics(self) -> MetricCollection:
+        metrics = super().metrics()
+        metrics.add_metrics({"acc": MeanMetric()})
+        return metrics
+
+    def update_metrics(self, metrics: MetricCollection, step: StepOutput, batch: dict[str, torch.Tensor]) -> None:
+        super().update_metrics(metrics, step, batch)
+        valid = batch["y"] != IGNORE
+        metrics["acc"].update((self.predict(step.outputs) == batch["y"])[valid].float())

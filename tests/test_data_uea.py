@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+import torch
+
+from cnnlstm.data.uea import UEA, shipped_datasets, stratified_split
+from cnnlstm.errors import DataError
+
+
+@pytest.fixture(scope="module")
+def vowels():
+    data = UEA("JapaneseVowels", val_fraction=0.1, batch_size=16)
+    data.setup("cpu")
+    return data
+
+
+def test_japanese_vowels_offline(vowels):
+    assert vowels.dims == {"in_features": 12, "num_outputs": 9}
+    assert [vowels.split_size(s) for s in ("train", "val", "test")] == [243, 27, 370]
+    lengths = torch.cat([vowels.tensors[s][1] for s in ("train", "val", "test")])
+    assert lengths.min() == 7 and lengths.max() == 29
+    # stratified: 3 of the 30 training utterances of each speaker are held out
+    assert torch.bincount(vowels.tensors["val"][2], minlength=9).tolist() == [3] * 9
+    x, lengths, _ = vowels.tensors["train"]
+    valid = x[torch.arange(x.shape[1])[None] < lengths[:, None]]
+    assert valid.mean(0).abs().max() < 1e-4 and (valid.std(0) - 1).abs().max() < 1e-3  # train statistics
+
+
+def test_batches_are_trimmed_and_padded_with_zeros(vowels):
+    batch = next(vowels.batches("test"))
+    assert batch["x"].shape == (16, int(batch["lengths"].max()), 12) and batch["y"].shape == (16,)
+    mask = torch.arange(batch["x"].shape[1])[None] >= batch["lengths"][:, None]
+    assert batch["x"][mask].abs().sum() == 0
+    assert sum(b["y"].numel() for b in vowels.batches("train")) == 243
+
+
+def test_stratified_split_is_seeded():
+    labels = np.array(list("aaaaabbbbbbbbbbcc"))
+    keep, held = stratified_split(labels, 0.2, seed=1)
+    assert sorted(labels[held].tolist()) == ["a", "b", "b"] and len(keep) + len(held) == len(labels)
+    assert np.array_equal(held, stratified_split(labels, 0.2, seed=1)[1])
+    assert not np.array_equal(held, stratified_split(labels, 0.2, seed=2)[1])
+
+
+def test_unknown_name_lists_available_sets():
+    with pytest.raises(DataError, match=r"data.name='NoSuchSet' is not a dataset aeon ships.*JapaneseVowels"):
+        UEA("NoSuchSet")
+    assert {"JapaneseVowels", "BasicMotions"} <= set(shipped_datasets())
+
+
+def test_other_sets_load_the_same_way():
+    data = UEA("BasicMotions", val_fraction=0.25)
+    assert data.dims == {"in_features": 6, "num_outputs": 4}
+    assert data.split_size("val") == 8 and data.split_size("test") == 40
+
+
+def test_noise_augments_only_training_batches():
+    data = UEA("JapaneseVowels", noise_std=0.5, batch_size=8)
+    data.setup("cpu")
+    idx = torch.arange(8)
+    assert torch.equal(data.make_batch("test", idx)["x"], data.make_batch("test", idx)["x"])
+    a, b = data.make_batch("train", idx), data.make_batch("train", idx)
+    assert not torch.equal(a["x"], b["x"])
+    pad = torch.arange(a["x"].shape[1])[None] >= a["lengths"][:, None]
+    assert a["x"][pad].abs().sum() == 0

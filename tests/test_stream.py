@@ -1,0 +1,62 @@
+import pytest
+import torch
+from conftest import compose_config
+
+from cnnlstm.data.make_tones import make_tone_folder
+from cnnlstm.engine.run import evaluate, train
+from cnnlstm.stream import load_streaming_model, main, stream_file
+
+TINY_AUDIO = [
+    "data=wav_folder", "data.sample_rate=8000", "data.batch_size=8", "model.conv_channels=[4,4]",
+    "model.hidden_size=16", "model.num_layers=1", "model.reduce_dim=8", "model.dnn_hidden=[16]",
+    "model.frontend.n_mels=20", "trainer.max_epochs=2", "trainer.device=cpu", "trainer.progress=log",
+    "logger=none", "optimizer.lr=0.01",
+]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A streamable CLDNN trained for a few steps on generated tones (raw audio in)."""
+    root = tmp_path_factory.mktemp("tones")
+    make_tone_folder(root, per_class=6, freqs=(400.0, 1600.0), sample_rate=8000, max_s=0.6)
+    run = tmp_path_factory.mktemp("run")
+    train(compose_config("model=cldnn_streaming", f"data.root={root}", *TINY_AUDIO), run)
+    return root, run / "checkpoints" / "best.pt"
+
+
+def test_checkpoint_takes_raw_audio(trained, tmp_path):
+    root, ckpt = trained
+    metrics = evaluate(ckpt, ["data.batch_size=1"], tmp_path)
+    assert 0 <= metrics["test/acc"] <= 1 and (tmp_path / "metrics.json").is_file()
+
+
+@pytest.mark.parametrize("chunk_ms", [10, 70])
+def test_stream_file_equals_offline(trained, chunk_ms):
+    root, ckpt = trained
+    model, names = load_streaming_model(ckpt)
+    assert names == ["tone0", "tone1"]
+    lines = []
+    result = stream_file(model, root / "tone1" / "000.wav", chunk_ms=chunk_ms, names=names, out=lines.append)
+    import soundfile
+    wave, _ = soundfile.read(root / "tone1" / "000.wav", dtype="float32")
+    with torch.no_grad():
+        offline, _ = model.frame_outputs(torch.from_numpy(wave)[None])
+    torch.testing.assert_close(result["logits"], offline, rtol=1e-5, atol=1e-5)
+    assert "prediction=tone" in lines[-2] and lines[-1].startswith("real-time factor")
+    assert result["rtf"] > 0
+
+
+def test_cli_prints_chunks_and_rtf(trained, capsys):
+    root, ckpt = trained
+    assert main([f"ckpt_path={ckpt}", f"wav={root / 'tone0' / '000.wav'}", "chunk_ms=100"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("prediction=") >= 3 and "real-time factor" in out
+    assert main(["wav=x.wav"]) == 2
+
+
+def test_cli_refuses_a_model_without_front_end(tmp_path, capsys):
+    cfg = compose_config("model=cldnn", "trainer.max_steps=1", "trainer.device=cpu", "logger=none",
+                         "model.conv_channels=[2,2]", "model.hidden_size=4", "model.dnn_hidden=[4]")
+    train(cfg, tmp_path)
+    assert main([f"ckpt_path={tmp_path / 'checkpoints' / 'last.pt'}", "wav=x.wav"]) == 2
+    assert "takes feature frames, not audio" in capsys.readouterr().err
