@@ -47,6 +47,8 @@ def one_of(name: str, value, choices: Sequence):
 
 def int_list(name: str, value, length: int | None = None) -> list[int]:
     """Return ``value`` (an int or a sequence of ints) as a list of positive ints."""
+    if value is None:
+        raise ConfigError(f"{name} is null: set it, or use data that provides it")
     items = [value] if isinstance(value, int) else list(value)
     if length is not None and len(items) == 1:
         items = items * length
