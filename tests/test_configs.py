@@ -62,7 +62,7 @@ def test_config_composes_and_builds(group, name, tmp_path):
     top = group.split("/")[0]
     if top not in BUILT and top not in ("experiment", "debug"):
         return  # launchers and sweepers: composing is what can be checked without running them
-    if "root" in cfg.data and (OmegaConf.is_missing(cfg.data, "root") or cfg.data.root is None):
+    if "root" in cfg.data.keys() and (OmegaConf.is_missing(cfg.data, "root") or cfg.data.root is None):
         # data read from the user's folder (data.root=DIR): composing works, building names the key
         with pytest.raises(Exception, match="root"):
             build_parts(cfg, torch.device("cpu"))

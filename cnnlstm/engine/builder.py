@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import MissingMandatoryValue
 
 from cnnlstm.errors import ConfigError, UserError
 
@@ -19,6 +20,8 @@ def build(node: DictConfig, key: str, **kwargs):
         raise ConfigError(f"{key} must be a config with a _target_, got {OmegaConf.to_yaml(node).strip()!r}")
     try:
         return instantiate(node, **kwargs)
+    except MissingMandatoryValue as e:
+        raise ConfigError(f"{e.full_key} must be set (it is ???): add {e.full_key}=... to the command") from None
     except InstantiationException as e:
         raise _as_config_error(e.__cause__ or e, key) from None
     except UserError as e:
