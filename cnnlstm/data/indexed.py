@@ -1,5 +1,6 @@
 """The data interface of the trainer: batches of dicts, built from sample indices on the device."""
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 
 import torch
@@ -9,7 +10,7 @@ from cnnlstm.checks import positive_int
 SPLITS = ("train", "val", "test")
 
 
-class IndexedData:
+class IndexedData(ABC):
     """Base class for data whose splits are indexable: subclasses build a whole batch at once.
 
     A subclass implements :meth:`split_size` and :meth:`make_batch` (indices -> dict of tensors on
@@ -36,11 +37,13 @@ class IndexedData:
         self.device = torch.device(device)
         self.rank, self.world_size = rank, world_size
 
-    def split_size(self, split: str) -> int:  # pragma: no cover - interface
-        raise NotImplementedError
+    @abstractmethod
+    def split_size(self, split: str) -> int:
+        """Number of samples in ``split`` (0 for a split the data does not have)."""
 
-    def make_batch(self, split: str, indices: torch.Tensor) -> dict[str, torch.Tensor]:  # pragma: no cover
-        raise NotImplementedError
+    @abstractmethod
+    def make_batch(self, split: str, indices: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The batch of samples ``indices`` (on the device) of ``split``, as tensors on the device."""
 
     def _global_batch(self, split: str) -> int:
         size = self.batch_size if split == "train" else self.eval_batch_size

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from cnnlstm.checks import positive_float, positive_int
-from cnnlstm.data.indexed import IndexedData
+from cnnlstm.data.padded import PaddedSequences
 from cnnlstm.errors import ConfigError, DataError
 
 
@@ -75,7 +75,7 @@ def pad(series: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     return x, lengths
 
 
-class UEA(IndexedData):
+class UEA(PaddedSequences):
     """A UEA multivariate classification set, padded with lengths, held as tensors on the device.
 
     Frames are the ``C`` channels at each time step (JapaneseVowels: 12 LPC cepstra, 7-29 frames,
@@ -128,19 +128,10 @@ class UEA(IndexedData):
                 self.tensors[split] = (((x - mean) / std) * mask, lengths, y)
         self.dims = {"in_features": int(train[0].shape[0]), "num_outputs": len(self.classes)}
 
-    def setup(self, device="cpu", rank: int = 0, world_size: int = 1) -> None:
-        super().setup(device, rank, world_size)
-        self.tensors = {k: tuple(t.to(self.device) for t in v) for k, v in self.tensors.items()}
-
-    def split_size(self, split: str) -> int:
-        return int(self.tensors[split][2].shape[0])
-
     def make_batch(self, split: str, indices: torch.Tensor) -> dict[str, torch.Tensor]:
-        x, lengths, y = self.tensors[split]
-        lengths = lengths[indices]
-        steps = int(lengths.max()) if len(indices) else 1
-        x = x[indices, :steps]  # (B, T, C)
+        x, lengths, y = self.padded_batch(split, indices)  # x: (B, T, C)
+        steps = x.shape[1]
         if split == "train" and self.noise_std > 0:
             valid = (torch.arange(steps, device=x.device)[None] < lengths[:, None]).unsqueeze(-1)
             x = x + self.noise_std * torch.randn_like(x) * valid
-        return {"x": x, "lengths": lengths, "y": y[indices]}
+        return {"x": x, "lengths": lengths, "y": y}

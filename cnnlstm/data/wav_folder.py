@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from cnnlstm.checks import one_of, positive_int
-from cnnlstm.data.indexed import IndexedData
+from cnnlstm.data.padded import PaddedSequences
 from cnnlstm.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def read_wav(path: Path, sample_rate: int, resample: bool, min_samples: int) -> 
     return audio
 
 
-class WavFolder(IndexedData):
+class WavFolder(PaddedSequences):
     """Speech Commands layout: ``root/<class>/<file>.wav``; ``validation_list.txt`` and
     ``testing_list.txt`` name held-out files relative to ``root``; every other file is training.
 
@@ -143,15 +143,3 @@ class WavFolder(IndexedData):
             x[i, :w.size] = torch.from_numpy(w)
         return x, lengths, torch.tensor(labels, dtype=torch.long)
 
-    def setup(self, device="cpu", rank: int = 0, world_size: int = 1) -> None:
-        super().setup(device, rank, world_size)
-        self.tensors = {k: tuple(t.to(self.device) for t in v) for k, v in self.tensors.items()}
-
-    def split_size(self, split: str) -> int:
-        return int(self.tensors[split][2].shape[0])
-
-    def make_batch(self, split: str, indices: torch.Tensor) -> dict[str, torch.Tensor]:
-        x, lengths, y = self.tensors[split]
-        lengths = lengths[indices]
-        samples = int(lengths.max()) if len(indices) else 1
-        return {"x": x[indices, :samples], "lengths": lengths, "y": y[indices]}

@@ -1,5 +1,6 @@
 """What a task is to the trainer: how to call the model on a batch, the loss, and the metrics."""
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,7 @@ class StepOutput:
     outputs: torch.Tensor
 
 
-class Task(nn.Module):
+class Task(nn.Module, ABC):
     """Loss and metrics of a family of problems; the one trainer is the same for every task.
 
     Subclasses implement :meth:`loss` and :meth:`update_metrics`, and may extend :meth:`metrics`
@@ -38,8 +39,9 @@ class Task(nn.Module):
         outputs = model(*args, **kwargs)
         return StepOutput(self.loss(outputs, batch), outputs)
 
-    def loss(self, outputs: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:  # pragma: no cover
-        raise NotImplementedError
+    @abstractmethod
+    def loss(self, outputs: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The scalar training loss of ``outputs`` against ``batch``."""
 
     def metrics(self) -> MetricCollection:
         """A fresh set of metrics for one evaluation pass; ``loss`` is averaged over samples."""
