@@ -14,6 +14,7 @@ import torch
 from hydra import compose, initialize_config_dir
 
 from cnnlstm.bench.tutorial import ROOT
+from cnnlstm.engine.allocator import keep_freed_memory
 from cnnlstm.engine.builder import build, build_optimizer
 from cnnlstm.engine.precision import autocast, resolve_device
 from cnnlstm.engine.run import build_parts
@@ -42,6 +43,8 @@ def timed(fn, n: int, device: torch.device) -> float:
 
 def measure(spec: dict) -> dict:
     device = resolve_device(spec.get("device", "auto"))
+    if device.type == "cpu":
+        keep_freed_memory()  # as the trainer does
     torch.manual_seed(0)
     cfg = compose_overrides(list(spec["overrides"]) + [f"trainer.device={device.type}"])
     trainer = build(cfg.trainer, "trainer")

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from cnnlstm.checks import one_of, positive_float, positive_int
+from cnnlstm.engine.allocator import keep_freed_memory
 from cnnlstm.engine.checkpoint import load_checkpoint, save_atomic
 from cnnlstm.engine.distributed import Distributed
 from cnnlstm.engine.loggers import NullLogger
@@ -145,6 +146,8 @@ class Trainer:
         """
         logger = logger or NullLogger()
         self.dist = dist = dist or Distributed()
+        if self.device.type == "cpu":
+            keep_freed_memory()  # no page faults on every step's large buffers
         ckpt_dir = Path(run_dir) / "checkpoints"
         model.to(self.device)
         task.to(self.device)
