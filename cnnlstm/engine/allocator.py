@@ -16,7 +16,7 @@ M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3
 MMAP_THRESHOLD_MAX = 32 * 2**20  # glibc's upper bound on 64-bit systems
 
 
-def keep_freed_memory(trim_threshold: int = 2**30, top_pad: int = 256 * 2**20) -> bool:
+def keep_freed_memory(trim_threshold: int = 256 * 2**20, top_pad: int = 32 * 2**20) -> bool:
     """Tune glibc's allocator for large, repeated allocations; False where there is no glibc."""
     name = ctypes.util.find_library("c")
     try:
