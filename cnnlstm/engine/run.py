@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from cnnlstm.engine.allocator import keep_freed_memory
 from cnnlstm.engine.builder import build, build_model, build_optimizer, build_scheduler
 from cnnlstm.engine.checkpoint import load_checkpoint
 from cnnlstm.engine.distributed import Distributed
@@ -43,6 +44,8 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict[str, float]:
         raise ConfigError(f"seed must be an integer, got {cfg.get('seed')!r}")
     seed_everything(cfg.seed)
     trainer = build(cfg.trainer, "trainer")
+    if trainer.device.type == "cpu" and int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        keep_freed_memory()  # single process only: not measured safe beside gloo's threads
     dist, trainer.device = Distributed.from_env(trainer.device)
     if not dist.is_main:
         logging.getLogger().setLevel(logging.WARNING)  # one copy of each log line, rank 0's

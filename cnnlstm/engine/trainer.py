@@ -146,7 +146,7 @@ class Trainer:
         """
         logger = logger or NullLogger()
         self.dist = dist = dist or Distributed()
-        if self.device.type == "cpu":
+        if self.device.type == "cpu" and not dist.enabled:  # (run.train does it before gloo starts threads)
             keep_freed_memory()  # no page faults on every step's large buffers
         ckpt_dir = Path(run_dir) / "checkpoints"
         model.to(self.device)
