@@ -36,6 +36,10 @@ class Classification(Task):
         metrics.add_metrics({"acc": MeanMetric()})
         return metrics
 
+    def correct(self, outputs: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """1.0 for each correctly predicted target, 0.0 otherwise (what ``acc`` averages)."""
+        return (self.predict(outputs) == batch["y"]).float()
+
     def update_metrics(self, metrics: MetricCollection, step: StepOutput, batch: dict[str, torch.Tensor]) -> None:
         super().update_metrics(metrics, step, batch)
-        metrics["acc"].update((self.predict(step.outputs) == batch["y"]).float())
+        metrics["acc"].update(self.correct(step.outputs, batch))

@@ -3,15 +3,15 @@
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchmetrics import MeanMetric, MetricCollection
 
-from cnnlstm.checks import positive_int, probability
-from cnnlstm.tasks.base import StepOutput, Task
+from cnnlstm.checks import positive_int
+from cnnlstm.tasks.base import StepOutput
+from cnnlstm.tasks.classification import Classification
 
 IGNORE = -100  # label of padding frames
 
 
-class FrameLabelling(Task):
+class FrameLabelling(Classification):
     """Per-frame cross-entropy on ``y: (B, T)`` (``-100`` past each end), the label of frame ``t``
     predicted at frame ``t + delay``.
 
@@ -26,10 +26,9 @@ class FrameLabelling(Task):
     """
 
     def __init__(self, delay: int = 5, tbptt_steps: int | None = 20, label_smoothing: float = 0.0) -> None:
-        super().__init__()
+        super().__init__(label_smoothing)
         self.delay = positive_int("delay", delay, allow_zero=True)
         self.tbptt_steps = None if tbptt_steps is None else positive_int("tbptt_steps", tbptt_steps)
-        self.label_smoothing = probability("label_smoothing", label_smoothing)
 
     def step(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> StepOutput:
         x, lengths, y = batch["x"], batch.get("lengths"), batch["y"]
@@ -46,16 +45,7 @@ class FrameLabelling(Task):
         return F.cross_entropy(outputs.flatten(0, 1).float(), batch["y"].flatten(), ignore_index=IGNORE,
                                label_smoothing=self.label_smoothing)
 
-    def predict(self, outputs: torch.Tensor) -> torch.Tensor:
-        """Frame labels ``(B, T)`` from logits ``(B, T, K)``."""
-        return outputs.argmax(-1)
-
-    def metrics(self) -> MetricCollection:
-        metrics = super().metrics()
-        metrics.add_metrics({"acc": MeanMetric()})
-        return metrics
-
-    def update_metrics(self, metrics: MetricCollection, step: StepOutput, batch: dict[str, torch.Tensor]) -> None:
-        super().update_metrics(metrics, step, batch)
+    def correct(self, outputs: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Correctness of each valid frame (padding frames are left out of ``acc``)."""
         valid = batch["y"] != IGNORE
-        metrics["acc"].update((self.predict(step.outputs) == batch["y"])[valid].float())
+        return (self.predict(outputs) == batch["y"])[valid].float()
