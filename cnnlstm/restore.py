@@ -18,6 +18,7 @@ from omegaconf import OmegaConf
 from cnnlstm.data.corruptions import corrupt as apply_corruptions
 from cnnlstm.engine.builder import build, build_model
 from cnnlstm.engine.checkpoint import load_checkpoint
+from cnnlstm.engine.ema import inference_weights
 from cnnlstm.errors import CheckpointError, DataError, UserError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
@@ -59,7 +60,7 @@ def load_model(ckpt_path: str | Path, device: str = "cpu"):
     data = build(cfg.data, "data")
     model = build_model(cfg.model, getattr(data, "dims", {}))
     try:
-        model.load_state_dict(ckpt["model"])
+        model.load_state_dict(inference_weights(ckpt))
     except RuntimeError as e:
         raise CheckpointError(f"checkpoint {ckpt_path} does not fit its model: {str(e).splitlines()[0]}") from None
     if not hasattr(model, "image_size"):

@@ -18,6 +18,7 @@ from omegaconf import OmegaConf
 from cnnlstm.data.wav_folder import class_names, read_wav
 from cnnlstm.engine.builder import build_model
 from cnnlstm.engine.checkpoint import load_checkpoint
+from cnnlstm.engine.ema import inference_weights
 from cnnlstm.errors import CheckpointError, ConfigError, UserError
 
 USAGE = "usage: python -m cnnlstm.stream ckpt_path=PATH wav=FILE [chunk_ms=100] [device=cpu] [threads=1]"
@@ -30,7 +31,7 @@ def load_streaming_model(ckpt_path: str | Path, device: str = "cpu"):
     cfg = OmegaConf.create(ckpt.get("config") or {})
     if "model" not in cfg:
         raise CheckpointError(f"checkpoint {ckpt_path} carries no config; it was not written by cnnlstm train")
-    weights = ckpt["model"]
+    weights = inference_weights(ckpt)
     if "frontend.rate" not in weights:
         raise ConfigError(f"checkpoint {ckpt_path}: its model takes feature frames, not audio "
                           "(train it with audio data, e.g. data=wav_folder)")

@@ -9,9 +9,10 @@ SMALL = {"conv_channels": [4, 8], "context_size": 16, "hidden_size": 24, "num_la
 
 @pytest.mark.parametrize("attention", ["direct", "none", "additive"])
 @pytest.mark.parametrize("size,channels", [((28, 28), 1), ((16, 20), 3), ((9, 13), 1)])
-def test_denoiser_shapes_train_and_eval(attention, size, channels):
+@pytest.mark.parametrize("sampling", ["sequential", "parallel"])
+def test_denoiser_shapes_train_and_eval(attention, size, channels, sampling):
     model = CNNLSTMDenoiser(image_size=list(size), in_channels=channels, attention=attention,
-                            teacher_forcing_ratio=0.5, **SMALL)
+                            teacher_forcing_ratio=0.5, sampling=sampling, **SMALL)
     x = torch.rand(2, channels, *size)
     model.train()
     y = model(x, target=x)
@@ -41,6 +42,32 @@ def test_free_running_equals_teacher_forcing_on_its_own_output(attention):
     torch.testing.assert_close(forced, free, atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.parametrize("attention", ["direct", "additive"])
+def test_sequential_sampling_trains_the_free_running_decoder(attention):
+    """Ratio 0 trains exactly what inference computes: the target is not read."""
+    torch.manual_seed(0)
+    model = CNNLSTMDenoiser(image_size=12, attention=attention, teacher_forcing_ratio=0.0, **SMALL)
+    x, clean = torch.rand(3, 1, 12, 12), torch.rand(3, 1, 12, 12)
+    trained = model.train()(x, target=clean)
+    with torch.no_grad():
+        inferred = model.eval()(x)
+    torch.testing.assert_close(trained.detach(), inferred)
+    assert trained.requires_grad  # and it is trained through, rows fed back included
+
+
+@pytest.mark.parametrize("sampling", ["sequential", "parallel"])
+def test_sampling_ratio_one_is_teacher_forcing(sampling):
+    torch.manual_seed(0)
+    model = CNNLSTMDenoiser(image_size=12, teacher_forcing_ratio=1.0, sampling=sampling, **SMALL)
+    x, clean = torch.rand(3, 1, 12, 12), torch.rand(3, 1, 12, 12)
+    forced = model.eval()(x, target=clean)
+    torch.testing.assert_close(model.train()(x, target=clean), forced)
+    half = CNNLSTMDenoiser(image_size=12, teacher_forcing_ratio=0.5, sampling=sampling, **SMALL)
+    half.load_state_dict(model.state_dict())
+    mixed = half.train()(x, target=clean)  # some rows clean, some its own: neither extreme
+    assert not torch.allclose(mixed, forced) and not torch.allclose(mixed, model.eval()(x))
+
+
 def test_direct_reads_corrupted_rows_none_does_not():
     direct = CNNLSTMDenoiser(image_size=12, attention="direct", **SMALL)
     none = CNNLSTMDenoiser(image_size=12, attention="none", **SMALL)
@@ -54,6 +81,8 @@ def test_denoiser_geometry_and_argument_errors():
         CNNLSTMDenoiser(attention="bahdanau")
     with pytest.raises(ConfigError, match=r"teacher_forcing_ratio must be in \[0, 1\]"):
         CNNLSTMDenoiser(teacher_forcing_ratio=1.5)
+    with pytest.raises(ConfigError, match="sampling must be one of"):
+        CNNLSTMDenoiser(sampling="random")
     with pytest.raises(ConfigError, match="hidden_size must be >= 1"):
         CNNLSTMDenoiser(hidden_size=0)
     with pytest.raises(ValueError, match=r"\(B, 1, 28, 28\)"):

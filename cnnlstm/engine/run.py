@@ -18,6 +18,7 @@ from cnnlstm.engine.allocator import keep_freed_memory
 from cnnlstm.engine.builder import build, build_model, build_optimizer, build_scheduler
 from cnnlstm.engine.checkpoint import load_checkpoint
 from cnnlstm.engine.distributed import Distributed
+from cnnlstm.engine.ema import inference_weights
 from cnnlstm.engine.loggers import NullLogger
 from cnnlstm.engine.rng import seed_everything
 from cnnlstm.engine.summary import model_summary
@@ -119,7 +120,7 @@ def evaluate(ckpt_path: str | Path, overrides: list[str], out_dir: str | Path) -
 def _load_weights(model, path: Path, device: torch.device, ckpt: dict | None = None) -> None:
     ckpt = ckpt or load_checkpoint(path, map_location=device)
     try:
-        model.load_state_dict(ckpt["model"])
+        model.load_state_dict(inference_weights(ckpt))
     except RuntimeError as e:
         raise CheckpointError(f"checkpoint {path} does not fit the model: {str(e).splitlines()[0]}") from None
     model.to(device)

@@ -16,6 +16,7 @@ from torch import nn
 
 from cnnlstm.checks import one_of, positive_float, positive_int
 from cnnlstm.engine.allocator import keep_freed_memory
+from cnnlstm.engine.ema import WeightAverage
 from cnnlstm.engine.checkpoint import load_checkpoint, save_atomic
 from cnnlstm.engine.distributed import Distributed
 from cnnlstm.engine.loggers import NullLogger
@@ -74,6 +75,9 @@ class Trainer:
             when it exists; False always starts afresh.
         progress: ``auto`` (a bar on a terminal), ``bar`` or ``log``.
         test_checkpoint: ``best`` or ``last``, the weights the test split is scored with.
+        ema_decay: keep an exponential moving average of the weights with this decay per
+            optimizer step (None: off); validation, test and the inference CLIs then use the
+            average (see :mod:`cnnlstm.engine.ema`).
     """
 
     def __init__(
@@ -95,6 +99,7 @@ class Trainer:
         resume: str | bool | None = None,
         progress: str = "auto",
         test_checkpoint: str = "best",
+        ema_decay: float | None = None,
     ) -> None:
         if max_epochs == -1 and max_steps == -1:
             raise ConfigError("max_epochs and max_steps are both -1: training would never end")
@@ -118,6 +123,9 @@ class Trainer:
         self.resume = resume
         self.progress = one_of("progress", progress, ("auto", "bar", "log"))
         self.test_checkpoint = one_of("test_checkpoint", test_checkpoint, ("best", "last"))
+        if ema_decay is not None and not 0 < ema_decay < 1:
+            raise ConfigError(f"ema_decay must be in (0, 1) or null, got {ema_decay}")
+        self.ema_decay = ema_decay
         self.dist = Distributed()
 
     # ----------------------------------------------------------------------------- planning
@@ -153,6 +161,8 @@ class Trainer:
         task.to(self.device)
         scaler = grad_scaler(self.precision, self.device)
         parts = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "scaler": scaler}
+        if self.ema_decay is not None:
+            parts["ema"] = WeightAverage(model, self.ema_decay)
         state = self._maybe_resume(ckpt_dir, parts)
         if self.checkpointed:
             enable_activation_checkpointing(model, self.checkpointed)
@@ -215,6 +225,8 @@ class Trainer:
         scaler.update()
         optimizer.zero_grad(set_to_none=True)
         parts["scheduler"].step()
+        if "ema" in parts:
+            parts["ema"].update(parts["model"])
 
     def _log_train(self, window: RunningWindow, state: FitState, optimizer, logger, progress) -> None:
         self._check_finite(window, state)
@@ -251,6 +263,7 @@ class Trainer:
 
     def _validate(self, model, task, data, parts, window, state: FitState, ckpt_dir: Path, logger, config) -> None:
         self._check_finite(window, state)
+        model = parts["ema"].module if "ema" in parts else model  # what will be tested
         metrics = self.evaluate(model, task, data, "val") if data.split_size("val") else {}
         logger.log_scalars(metrics, state.step)
         if metrics:

@@ -15,6 +15,7 @@ from cnnlstm.nn.conv_stack import ConvStack2d
 from cnnlstm.nn.rows import image_to_rows, rows_to_image
 
 ATTENTIONS = ("direct", "none", "additive")
+SAMPLINGS = ("sequential", "parallel")
 
 
 class CNNLSTMDenoiser(nn.Module):
@@ -38,12 +39,15 @@ class CNNLSTMDenoiser(nn.Module):
     - The context is the flattened conv feature map through one linear layer and a tanh, fed at
       every step (not only as the initial state), as "takes that vector ... row by row" reads.
     - The "previous output" of step 0 is a row of zeros (a start token).
-    - Training uses teacher forcing with the clean row ``t-1``; inference feeds back the model's
-      own rows. ``teacher_forcing_ratio < 1`` is scheduled sampling done in parallel (Duckworth
-      et al. 2019): a first teacher-forced pass without gradients predicts every row, then each
-      previous-row input is the clean row with probability ``teacher_forcing_ratio`` and the
-      first pass's prediction otherwise, and the second pass trains. This keeps the LSTM one
-      fused call per pass instead of a Python loop over rows.
+    - Inference feeds back the model's own rows. Training feeds the clean row ``t-1`` with
+      probability ``teacher_forcing_ratio`` and the model's own row otherwise (scheduled
+      sampling), chosen per image and row. ``sampling`` says how the own rows are made:
+      ``sequential`` (Bengio et al. 2015) decodes row by row exactly as at inference, with
+      gradients through the fed-back rows, so ``teacher_forcing_ratio=0`` trains the very
+      free-running decoder that is tested; ``parallel`` (Duckworth et al. 2019) takes them
+      from a first teacher-forced pass without gradients, keeping the LSTM one fused call per
+      pass (faster, but its rows are better than the free-running ones, so some exposure bias
+      stays). ``teacher_forcing_ratio=1`` is plain teacher forcing, one fused call.
     - The additive attention sits after the LSTM (Luong's placement with Bahdanau's score), so a
       teacher-forced pass stays one LSTM call.
 
@@ -57,6 +61,7 @@ class CNNLSTMDenoiser(nn.Module):
         attention: ``direct``, ``none`` or ``additive`` (see above).
         attention_size: hidden width of the additive score.
         teacher_forcing_ratio: probability of feeding the clean previous row in training.
+        sampling: ``sequential`` or ``parallel`` scheduled sampling (see above).
 
     Example:
         >>> model = CNNLSTMDenoiser(image_size=28)
@@ -80,7 +85,8 @@ class CNNLSTMDenoiser(nn.Module):
         dropout: float = 0.0,
         attention: str = "direct",
         attention_size: int = 64,
-        teacher_forcing_ratio: float = 0.5,
+        teacher_forcing_ratio: float = 0.0,
+        sampling: str = "sequential",
     ) -> None:
         super().__init__()
         h, w = int_list("image_size", image_size, 2)
@@ -91,6 +97,7 @@ class CNNLSTMDenoiser(nn.Module):
         if ratio > 1:
             raise ConfigError(f"teacher_forcing_ratio must be in [0, 1], got {teacher_forcing_ratio}")
         self.teacher_forcing_ratio = ratio
+        self.sampling = one_of("sampling", sampling, SAMPLINGS)
         self.encoder = ConvStack2d(self.in_channels, (h, w), list(conv_channels or (16, 32)), kernel_sizes,
                                    pool_sizes, padding, activation, batch_norm)
         self.to_context = nn.Sequential(nn.Flatten(), nn.Linear(self.encoder.out_features,
@@ -144,26 +151,19 @@ class CNNLSTMDenoiser(nn.Module):
                 return_attention: bool = False):
         """Restore ``x: (B, C, H, W)`` in [0, 1] -> ``(B, C, H, W)`` in [0, 1].
 
-        ``target`` (the clean image, same shape) turns on teacher forcing; without it the decoder
+        ``target`` (the clean image, same shape) turns on teacher forcing: always in eval mode,
+        with probability ``teacher_forcing_ratio`` per row in training; without it the decoder
         feeds back its own rows (inference). With ``return_attention=True`` also returns the
         additive attention weights ``(B, H, h_enc, w_enc)`` (None for the other choices).
         """
         self._check(x, "x")
         context, keys = self.encode(x)  # (B, E), (B, N, C_enc)
         corrupted = image_to_rows(x)  # (B, H, R)
-        if target is not None:
-            self._check(target, "target")
-            clean = image_to_rows(target)
-            previous = torch.cat([torch.zeros_like(clean[:, :1]), clean[:, :-1]], dim=1)  # (B, H, R)
-            if self.training and self.teacher_forcing_ratio < 1:
-                with torch.no_grad():
-                    guess, _ = self._teacher_forced(context, keys, corrupted, previous)
-                guess = torch.cat([torch.zeros_like(guess[:, :1]), guess[:, :-1]], dim=1)
-                keep = torch.rand(previous.shape[:2], device=x.device) < self.teacher_forcing_ratio  # (B, H)
-                previous = torch.where(keep[..., None], previous, guess)
-            rows, weights = self._teacher_forced(context, keys, corrupted, previous)
+        if target is None:
+            rows, weights = self._decode_rows(context, keys, corrupted)
         else:
-            rows, weights = self._free_running(context, keys, corrupted)
+            self._check(target, "target")
+            rows, weights = self._decode_with_target(context, keys, corrupted, image_to_rows(target))
         image = rows_to_image(rows, self.in_channels)
         if not return_attention:
             return image
@@ -171,14 +171,38 @@ class CNNLSTMDenoiser(nn.Module):
             weights = weights.reshape(*weights.shape[:2], *self.encoder.output_size)
         return image, weights
 
-    def _free_running(self, context, keys, corrupted):
-        """Decode row by row, feeding back each restored row; returns rows ``(B, H, R)`` and weights."""
-        previous = torch.zeros_like(corrupted[:, :1])  # (B, 1, R)
+    def _decode_with_target(self, context, keys, corrupted, clean):
+        """Training and teacher-forced decoding; ``clean: (B, H, R)`` rows of the target image."""
+        previous = _shift_down(clean)  # (B, H, R): clean row t-1 at step t
+        ratio = self.teacher_forcing_ratio if self.training else 1.0
+        if ratio == 1:
+            return self._teacher_forced(context, keys, corrupted, previous)
+        keep = torch.rand(previous.shape[:2], device=previous.device) < ratio  # (B, H)
+        if self.sampling == "sequential":
+            return self._decode_rows(context, keys, corrupted, previous, keep)
+        with torch.no_grad():
+            guess, _ = self._teacher_forced(context, keys, corrupted, previous)
+        previous = torch.where(keep[..., None], previous, _shift_down(guess))
+        return self._teacher_forced(context, keys, corrupted, previous)
+
+    def _decode_rows(self, context, keys, corrupted, forced=None, keep=None):
+        """Decode row by row, feeding back each restored row; returns rows ``(B, H, R)`` and weights.
+
+        Where ``keep: (B, H)`` is true, step ``t`` reads ``forced[:, t]`` instead of its own row.
+        """
+        previous = torch.zeros_like(corrupted[:, :1])  # (B, 1, R): the start row
         state, rows, weights = None, [], []
         for t in range(corrupted.shape[1]):
+            if keep is not None:
+                previous = torch.where(keep[:, t, None, None], forced[:, t:t + 1], previous)
             step_in = self._lstm_inputs(context, corrupted[:, t:t + 1], previous)  # (B, 1, *)
             hidden, state = self.lstm(step_in, state)  # (B, 1, hidden)
             previous, w = self._rows_out(hidden, keys)  # (B, 1, R)
             rows.append(previous)
             weights.append(w)
         return torch.cat(rows, dim=1), (torch.cat(weights, dim=1) if weights[0] is not None else None)
+
+
+def _shift_down(rows: torch.Tensor) -> torch.Tensor:
+    """``(B, H, R)`` -> the rows one step later, a zero row first: row ``t-1`` at index ``t``."""
+    return torch.cat([torch.zeros_like(rows[:, :1]), rows[:, :-1]], dim=1)
