@@ -27,6 +27,7 @@ VARIANTS = {
     "eager": ([], {}),
     "compile": ([], {"compile": "parts"}),
     "bf16": ([], {"precision": "bf16"}),
+    "cuda graphs": (["data.drop_last=true"], {"cuda_graphs": True}),  # CUDA only
 }
 
 EXTRA = [  # (family, variant, overrides, spec): the naive port and the scale knob
@@ -67,6 +68,8 @@ def _run(device: torch.device, quick: bool, tones: str) -> list[dict]:
     jobs += EXTRA
     for family, variant, overrides, spec in jobs:
         if variant == "bf16" and device.type == "cpu" and not (cpu_has_bf16() or family == "cnn_lstm"):
+            continue
+        if variant == "cuda graphs" and device.type != "cuda":
             continue
         full = {"overrides": [o.format(tones=tones) for o in overrides], "device": device.type, **spec}
         if quick:

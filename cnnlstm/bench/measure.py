@@ -16,6 +16,7 @@ from hydra import compose, initialize_config_dir
 from cnnlstm.bench.tutorial import ROOT
 from cnnlstm.engine.allocator import keep_freed_memory
 from cnnlstm.engine.builder import build, build_optimizer
+from cnnlstm.engine.cuda_graphs import CudaGraphed
 from cnnlstm.engine.precision import autocast, resolve_device
 from cnnlstm.engine.run import build_parts
 from cnnlstm.engine.speedups import compile_model
@@ -51,6 +52,9 @@ def measure(spec: dict) -> dict:
     data, task, model = build_parts(cfg, device)
     model.to(device)
     forward_model = compile_model(model, spec.get("compile", False))
+    graphs = bool(spec.get("cuda_graphs", False))
+    if graphs:
+        forward_model = CudaGraphed(forward_model)
     optimizer = build_optimizer(cfg.optimizer, model.parameters())
     precision = str(spec.get("precision", "32"))
     batches = data.batches("train")
@@ -65,7 +69,7 @@ def measure(spec: dict) -> dict:
 
     def train_step():
         forward_model.train()
-        with autocast(precision, device):
+        with autocast(precision, device, cache=not graphs):
             loss = task.step(forward_model, next_batch()).loss
         loss.backward()
         optimizer.step()
@@ -83,6 +87,8 @@ def measure(spec: dict) -> dict:
         "infer_samples_per_s_b256": infer_rate(forward_model, task, data, 256, precision, device, spec),
         "params_m": sum(p.numel() for p in model.parameters()) / 1e6,
     }
+    if graphs:
+        record["graphed_steps"] = forward_model.replays
     if device.type == "cuda":
         record["peak_mem_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
     else:  # this process's peak resident memory (the suite runs each variant in its own process)

@@ -33,12 +33,12 @@ def resolve_precision(precision, device: torch.device) -> str:
     return name
 
 
-def autocast(precision: str, device: torch.device):
-    """The autocast context for ``precision`` (a no-op for 32)."""
+def autocast(precision: str, device: torch.device, cache: bool = True):
+    """The autocast context for ``precision`` (a no-op for 32); CUDA graph capture needs ``cache=False``."""
     dtype = PRECISIONS[precision]
     if dtype is None:
         return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=dtype)
+    return torch.autocast(device_type=device.type, dtype=dtype, cache_enabled=cache)
 
 
 def grad_scaler(precision: str, device: torch.device) -> torch.amp.GradScaler:

@@ -7,6 +7,7 @@ the device except at log intervals, validations and saves.
 
 import logging
 import math
+import os
 import signal
 import time
 from pathlib import Path
@@ -16,9 +17,10 @@ from torch import nn
 
 from cnnlstm.checks import one_of, positive_float, positive_int
 from cnnlstm.engine.allocator import keep_freed_memory
-from cnnlstm.engine.ema import WeightAverage
 from cnnlstm.engine.checkpoint import load_checkpoint, save_atomic
+from cnnlstm.engine.cuda_graphs import CudaGraphed, check_cuda_graphs
 from cnnlstm.engine.distributed import Distributed
+from cnnlstm.engine.ema import WeightAverage
 from cnnlstm.engine.loggers import NullLogger
 from cnnlstm.engine.precision import autocast, grad_scaler, resolve_device, resolve_precision
 from cnnlstm.engine.progress import Progress
@@ -75,6 +77,8 @@ class Trainer:
             when it exists; False always starts afresh.
         progress: ``auto`` (a bar on a terminal), ``bar`` or ``log``.
         test_checkpoint: ``best`` or ``last``, the weights the test split is scored with.
+        cuda_graphs: replay the training forward+backward from CUDA graphs for fixed-shape
+            batches (see :mod:`cnnlstm.engine.cuda_graphs`).
         ema_decay: keep an exponential moving average of the weights with this decay per
             optimizer step (None: off); validation, test and the inference CLIs then use the
             average (see :mod:`cnnlstm.engine.ema`).
@@ -100,6 +104,7 @@ class Trainer:
         progress: str = "auto",
         test_checkpoint: str = "best",
         ema_decay: float | None = None,
+        cuda_graphs: bool = False,
     ) -> None:
         if max_epochs == -1 and max_steps == -1:
             raise ConfigError("max_epochs and max_steps are both -1: training would never end")
@@ -126,6 +131,10 @@ class Trainer:
         if ema_decay is not None and not 0 < ema_decay < 1:
             raise ConfigError(f"ema_decay must be in (0, 1) or null, got {ema_decay}")
         self.ema_decay = ema_decay
+        self.cuda_graphs = bool(cuda_graphs)
+        if self.cuda_graphs:
+            check_cuda_graphs(self.device, self.compile, self.accumulate,
+                              int(os.environ.get("WORLD_SIZE", "1")) > 1)
         self.dist = Distributed()
 
     # ----------------------------------------------------------------------------- planning
@@ -169,6 +178,8 @@ class Trainer:
         if self.channels_last:
             to_channels_last(model)
         forward_model = dist.wrap(compile_model(model, self.compile), self.device)
+        if self.cuda_graphs:
+            forward_model = CudaGraphed(forward_model)
         n_batches = data.num_batches("train")
         total = self.total_steps(n_batches)
         progress = Progress(total, state.step, self.progress if dist.is_main else "quiet")
@@ -205,7 +216,7 @@ class Trainer:
     def _train_step(self, model, task, batch, parts, window: RunningWindow, state: FitState,
                     n_batches: int) -> None:
         model.train()
-        with autocast(self.precision, self.device):
+        with autocast(self.precision, self.device, cache=not self.cuda_graphs):
             out = task.step(model, batch)
         parts["scaler"].scale(out.loss / self.accumulate).backward()
         samples = int(batch["y"].shape[0]) * self.dist.world_size
