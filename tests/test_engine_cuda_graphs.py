@@ -6,7 +6,7 @@ from conftest import TINY_SQUARES, compose_config
 from torch import nn
 
 from cnnlstm.engine.builder import build
-from cnnlstm.engine.cuda_graphs import CudaGraphed
+from cnnlstm.engine.cuda_graphs import CudaGraphed, check_cuda_graphs
 from cnnlstm.errors import ConfigError
 from cnnlstm.models import CNNLSTM
 
@@ -46,6 +46,25 @@ def test_graph_is_captured_once_and_replayed_only_for_the_same_shapes():
     assert recorder.graphed_calls == 3 and len(recorder.captures) == 1
 
 
+def test_capture_waits_for_a_full_batch():
+    recorder = Recorder()
+    wrapped = CudaGraphed(nn.Linear(3, 2), batch_size=4, make_graphed=recorder).train()
+    wrapped(torch.randn(2, 3))  # a resume starting on an epoch's short last batch: eager, no capture
+    assert recorder.captures == []
+    wrapped(torch.randn(4, 3))
+    wrapped(torch.randn(4, 3))
+    assert recorder.captures == [[(4, 3)]] and recorder.graphed_calls == 2
+
+
+def test_the_denoiser_still_gets_its_target_through_the_wrapper():
+    from cnnlstm.models import CNNLSTMDenoiser
+    from cnnlstm.tasks.restoration import accepts_target
+
+    denoiser = CNNLSTMDenoiser(image_size=8, conv_channels=[2], context_size=4, hidden_size=4)
+    assert accepts_target(CudaGraphed(denoiser, make_graphed=Recorder()))
+    assert not accepts_target(CudaGraphed(nn.Linear(2, 2), make_graphed=Recorder()))
+
+
 def test_keyword_inputs_run_eagerly():
     recorder = Recorder()
     wrapped = CudaGraphed(nn.Identity(), make_graphed=recorder).train()
@@ -56,6 +75,14 @@ def test_keyword_inputs_run_eagerly():
 def test_settings_that_cannot_use_graphs_are_one_error():
     with pytest.raises(ConfigError, match="cuda_graphs=true needs trainer.device=cuda"):
         build(compose_config("trainer.device=cpu", "trainer.cuda_graphs=true").trainer, "trainer")
+    cuda = torch.device("cuda")
+    for args, message in [((cuda, "true", 1, False, False), "replaces trainer.compile"),
+                          ((cuda, "false", 2, False, False), "accumulate_grad_batches=1"),
+                          ((cuda, "false", 1, True, False), "activation_checkpointing"),
+                          ((cuda, "false", 1, False, True), "single-process")]:
+        with pytest.raises(ConfigError, match=message):
+            check_cuda_graphs(*args)
+    check_cuda_graphs(cuda, "false", 1, False, False)  # a setting that can
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
@@ -64,7 +91,7 @@ def test_graphed_training_matches_eager_on_cuda():
         torch.manual_seed(0)
         model = CNNLSTM(frame_size=16, hidden_size=16).cuda()
         opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-        forward = CudaGraphed(model) if graphed else model
+        forward = CudaGraphed(model, batch_size=8) if graphed else model
         x = torch.rand(8, 6, 1, 16, 16, device="cuda")
         y = torch.randint(0, 2, (8, 1), device="cuda").float()
         out = []

@@ -27,12 +27,13 @@ def test_average_follows_the_warmed_up_decay():
     assert not ema.module.weight.requires_grad
 
 
-def test_state_dict_round_trip_and_integer_buffers():
+def test_state_dict_round_trip_and_buffers_follow_the_model():
     net = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
     ema = WeightAverage(net, decay=0.9)
     net(torch.randn(4, 2))  # moves the running stats and num_batches_tracked
     ema.update(net)
     assert ema.module[1].num_batches_tracked.item() == 1
+    assert torch.equal(ema.module[1].running_mean, net[1].running_mean)
     copy = WeightAverage(nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2)), decay=0.9)
     copy.load_state_dict(ema.state_dict())
     assert copy.updates == 1
@@ -72,3 +73,12 @@ def test_run_validates_tests_and_resumes_with_the_average(tmp_path):
     resumed = load_checkpoint(tmp_path / "split/checkpoints/last.pt")["ema"]
     for key, value in ckpt["ema"].items():
         assert torch.equal(torch.as_tensor(resumed[key]), torch.as_tensor(value)), key
+
+
+def test_switching_the_average_on_for_a_run_without_one(tmp_path, caplog):
+    plain = [o for o in COMMON if not o.startswith("trainer.ema_decay")]
+    train(compose_config(*plain, "trainer.max_steps=4"), tmp_path)
+    caplog.set_level("INFO")
+    train(compose_config(*COMMON, "trainer.max_steps=8"), tmp_path)
+    assert "starts from the resumed weights" in caplog.text
+    assert load_checkpoint(tmp_path / "checkpoints/last.pt")["ema"]["updates"] == 4

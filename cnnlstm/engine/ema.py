@@ -17,11 +17,13 @@ def warmed_up_decay(decay: float, updates: int) -> float:
 
 
 class WeightAverage(nn.Module):
-    """An exponential moving average of a model's parameters and floating-point buffers.
+    """An exponential moving average of a model's parameters; its buffers follow the model.
 
     ``update(model)`` after every optimizer step; ``module`` is the averaged copy (eval only,
-    no gradients). The update count lives on the host, so no step waits for the device
-    (``torch.optim.swa_utils.AveragedModel`` reads its device-side counter every update).
+    no gradients). Buffers (batch-norm running statistics, log-mel normalisation statistics)
+    are copied, not averaged: they already are running statistics. The update count lives on
+    the host, so no step waits for the device (``torch.optim.swa_utils.AveragedModel`` reads its
+    device-side counter every update).
 
     Args:
         model: the model being trained (copied once; later updates read its current weights).
@@ -37,29 +39,26 @@ class WeightAverage(nn.Module):
 
     def __init__(self, model: nn.Module, decay: float) -> None:
         super().__init__()
-        self.module = copy.deepcopy(model).eval().requires_grad_(False)
         self.decay = decay
+        self.reset(model)
+
+    def reset(self, model: nn.Module) -> None:
+        """Start the average afresh from ``model``'s current weights."""
+        self.module = copy.deepcopy(model).eval().requires_grad_(False)
+        for rnn in self.module.modules():
+            if isinstance(rnn, nn.RNNBase):
+                rnn.flatten_parameters()  # deepcopy leaves cuDNN's weight buffer split
         self.updates = 0
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
         """Fold the model's current weights into the average."""
         weight = 1.0 - warmed_up_decay(self.decay, self.updates)
-        averaged, current = [], []
-        for a, c in zip(self._tensors(self.module), self._tensors(model), strict=True):
-            if a.is_floating_point():
-                averaged.append(a)
-                current.append(c.detach())
-            else:
-                a.copy_(c)  # integer buffers (batch-norm step counts) follow the model
-        if averaged:
-            torch._foreach_lerp_(averaged, current, weight)
+        averaged = list(self.module.parameters())
+        torch._foreach_lerp_(averaged, [p.detach() for p in model.parameters()], weight)
+        for mine, theirs in zip(self.module.buffers(), model.buffers(), strict=True):
+            mine.copy_(theirs)
         self.updates += 1
-
-    @staticmethod
-    def _tensors(model: nn.Module):
-        yield from model.parameters()
-        yield from model.buffers()
 
     def state_dict(self, *args, **kwargs) -> dict:
         """The averaged weights (as ``module.<name>``) and the update count."""

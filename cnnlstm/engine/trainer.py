@@ -133,7 +133,7 @@ class Trainer:
         self.ema_decay = ema_decay
         self.cuda_graphs = bool(cuda_graphs)
         if self.cuda_graphs:
-            check_cuda_graphs(self.device, self.compile, self.accumulate,
+            check_cuda_graphs(self.device, self.compile, self.accumulate, bool(self.checkpointed),
                               int(os.environ.get("WORLD_SIZE", "1")) > 1)
         self.dist = Distributed()
 
@@ -179,7 +179,7 @@ class Trainer:
             to_channels_last(model)
         forward_model = dist.wrap(compile_model(model, self.compile), self.device)
         if self.cuda_graphs:
-            forward_model = CudaGraphed(forward_model)
+            forward_model = CudaGraphed(forward_model, batch_size=data.batch_size)
         n_batches = data.num_batches("train")
         total = self.total_steps(n_batches)
         progress = Progress(total, state.step, self.progress if dist.is_main else "quiet")
@@ -274,7 +274,7 @@ class Trainer:
 
     def _validate(self, model, task, data, parts, window, state: FitState, ckpt_dir: Path, logger, config) -> None:
         self._check_finite(window, state)
-        model = parts["ema"].module if "ema" in parts else model  # what will be tested
+        model = parts["ema"].module if "ema" in parts else parts["model"]  # what will be tested, unwrapped
         metrics = self.evaluate(model, task, data, "val") if data.split_size("val") else {}
         logger.log_scalars(metrics, state.step)
         if metrics:
@@ -335,6 +335,10 @@ class Trainer:
             return FitState()
         ckpt = load_checkpoint(path, map_location=self.device)
         for name, part in parts.items():
+            if name == "ema" and "ema" not in ckpt:  # EMA switched on for a run that had none
+                part.reset(parts["model"])
+                log.info("%s has no moving average: it starts from the resumed weights", path)
+                continue
             try:
                 part.load_state_dict(ckpt[name])
             except (KeyError, RuntimeError, ValueError) as e:

@@ -177,6 +177,8 @@ class CNNLSTMDenoiser(nn.Module):
         ratio = self.teacher_forcing_ratio if self.training else 1.0
         if ratio == 1:
             return self._teacher_forced(context, keys, corrupted, previous)
+        if ratio == 0 and self.sampling == "sequential":
+            return self._decode_rows(context, keys, corrupted)  # free-running, as at inference
         keep = torch.rand(previous.shape[:2], device=previous.device) < ratio  # (B, H)
         if self.sampling == "sequential":
             return self._decode_rows(context, keys, corrupted, previous, keep)

@@ -7,22 +7,28 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from torchmetrics import MeanMetric, MeanSquaredError, MetricCollection
 from torchmetrics.functional.image import structural_similarity_index_measure
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 
 from cnnlstm.checks import one_of, positive_int
+from cnnlstm.engine.cuda_graphs import CudaGraphed
 from cnnlstm.tasks.base import StepOutput, Task
 
 log = logging.getLogger(__name__)
+
+WRAPPERS = (DistributedDataParallel, CudaGraphed)  # they take (*args, **kwargs) and hold .module
 
 LOSSES = {"mse": F.mse_loss, "l1": F.l1_loss, "bce": F.binary_cross_entropy}
 
 
 def accepts_target(model: nn.Module) -> bool:
-    """True when ``model.forward`` takes the clean ``target`` (teacher forcing)."""
+    """True when the model's own ``forward`` takes the clean ``target`` (teacher forcing)."""
+    while isinstance(model, WRAPPERS):
+        model = model.module
     model = getattr(model, "_orig_mod", model)  # torch.compile wrapper
-    return "target" in inspect.signature(model.forward).parameters
+    return "target" in inspect.signature(type(model).forward).parameters
 
 
 def per_image_masked_psnr(pred: torch.Tensor, y: torch.Tensor, mask: torch.Tensor, max_db: float = 100.0) -> torch.Tensor:
