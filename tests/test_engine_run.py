@@ -74,6 +74,9 @@ def test_eval_rejects_bad_override(tutorial_run, tmp_path):
     run_dir, _ = tutorial_run
     with pytest.raises(ConfigError, match="data.batch_size"):
         evaluate(run_dir / "checkpoints" / "best.pt", ["data.batch_size=0"], tmp_path)
+    with pytest.raises(ConfigError, match="hydra.run.dir: the checkpoint's config has no such key"):
+        evaluate(run_dir / "checkpoints" / "best.pt", ["hydra.run.dir=x"], tmp_path)
+    assert not (tmp_path / "metrics.json").exists()
 
 
 def final_weights(run_dir):

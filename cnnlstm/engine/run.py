@@ -104,6 +104,11 @@ def evaluate(ckpt_path: str | Path, overrides: list[str], out_dir: str | Path) -
     cfg = OmegaConf.create(ckpt.get("config") or {})
     if "model" not in cfg or "data" not in cfg:
         raise CheckpointError(f"checkpoint {ckpt_path} carries no config; it was not written by cnnlstm train")
+    for override in overrides:
+        key = override.split("=", 1)[0]
+        if key.split(".")[0] not in cfg:
+            raise ConfigError(f"{key}: the checkpoint's config has no such key (it has {', '.join(cfg)}); "
+                              "eval.py writes metrics.json to output_dir=DIR")
     try:
         cfg.merge_with_dotlist(list(overrides))
     except Exception as e:
