@@ -12,6 +12,7 @@ from cnnlstm.checks import int_list, one_of, positive_float, positive_int, proba
 from cnnlstm.errors import ConfigError
 from cnnlstm.nn.attention import AdditiveAttention, DirectAttention
 from cnnlstm.nn.conv_stack import ConvStack2d
+from cnnlstm.nn.lstm import lstm_step
 from cnnlstm.nn.rows import image_to_rows, rows_to_image
 
 ATTENTIONS = ("direct", "none", "additive")
@@ -198,8 +199,8 @@ class CNNLSTMDenoiser(nn.Module):
             if keep is not None:
                 previous = torch.where(keep[:, t, None, None], forced[:, t:t + 1], previous)
             step_in = self._lstm_inputs(context, corrupted[:, t:t + 1], previous)  # (B, 1, *)
-            hidden, state = self.lstm(step_in, state)  # (B, 1, hidden)
-            previous, w = self._rows_out(hidden, keys)  # (B, 1, R)
+            hidden, state = lstm_step(self.lstm, step_in[:, 0], state)  # (B, hidden)
+            previous, w = self._rows_out(hidden[:, None], keys)  # (B, 1, R)
             rows.append(previous)
             weights.append(w)
         return torch.cat(rows, dim=1), (torch.cat(weights, dim=1) if weights[0] is not None else None)
