@@ -39,3 +39,14 @@ def test_bidirectional_or_projected_is_refused():
         lstm_step(nn.LSTM(3, 4, bidirectional=True), torch.randn(2, 3))
     with pytest.raises(ValueError, match="proj_size"):
         lstm_step(nn.LSTM(3, 4, proj_size=2), torch.randn(2, 3))
+
+
+def test_recurrent_dtype_holds_under_autocast():
+    from cnnlstm.nn.lstm import LSTM
+
+    lstm = LSTM(3, 4, num_layers=2, batch_first=True)
+    x = torch.randn(2, 3).bfloat16().float()  # exactly representable in bfloat16
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out, state = lstm_step(lstm, x.bfloat16())
+    assert out.dtype == torch.float32 and state[0][0].dtype == torch.float32
+    torch.testing.assert_close(out, lstm_step(lstm, x)[0])

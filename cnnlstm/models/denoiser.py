@@ -12,7 +12,7 @@ from cnnlstm.checks import int_list, one_of, positive_float, positive_int, proba
 from cnnlstm.errors import ConfigError
 from cnnlstm.nn.attention import AdditiveAttention, DirectAttention
 from cnnlstm.nn.conv_stack import ConvStack2d
-from cnnlstm.nn.lstm import lstm_step
+from cnnlstm.nn.lstm import LSTM, lstm_step
 from cnnlstm.nn.rows import image_to_rows, rows_to_image
 
 ATTENTIONS = ("direct", "none", "additive")
@@ -108,7 +108,7 @@ class CNNLSTMDenoiser(nn.Module):
         reads_rows = self.attention in ("direct", "additive")
         self.direct = DirectAttention()
         lstm_in = context_size + self.row_size * (2 if reads_rows else 1)
-        self.lstm = nn.LSTM(lstm_in, positive_int("hidden_size", hidden_size),
+        self.lstm = LSTM(lstm_in, positive_int("hidden_size", hidden_size),
                             num_layers=positive_int("num_layers", num_layers), batch_first=True,
                             dropout=probability("dropout", dropout) if num_layers > 1 else 0.0)
         out_in = hidden_size

@@ -46,9 +46,16 @@ def lstm_step(lstm: nn.LSTM, x: torch.Tensor, state: LayerStates | None = None) 
     dropout between layers in training, but through the LSTM cell kernel: decoders that feed
     back their own output must call an LSTM one step at a time, and there ``nn.LSTM``'s CPU
     (oneDNN) path re-prepares its weights on every call, about 2x slower forward and backward.
+    A :class:`LSTM`'s ``recurrent_dtype`` holds here too: under autocast the step runs in it.
     """
     if lstm.bidirectional or lstm.proj_size:
         raise ValueError("lstm_step needs a unidirectional nn.LSTM without proj_size")
+    dtype = getattr(lstm, "recurrent_dtype", None)
+    if dtype is not None and torch.is_autocast_enabled(x.device.type):
+        x = x.to(dtype)
+        state = None if state is None else [(h.to(dtype), c.to(dtype)) for h, c in state]
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            return lstm_step(lstm, x, state)
     if state is None:
         zeros = x.new_zeros(x.shape[0], lstm.hidden_size)
         state = [(zeros, zeros)] * lstm.num_layers
