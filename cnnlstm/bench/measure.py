@@ -54,7 +54,7 @@ def measure(spec: dict) -> dict:
     forward_model = compile_model(model, spec.get("compile", False))
     graphs = bool(spec.get("cuda_graphs", False))
     if graphs:
-        forward_model = CudaGraphed(forward_model)
+        forward_model = CudaGraphed(forward_model, batch_size=data.batch_size)
     optimizer = build_optimizer(cfg.optimizer, model.parameters())
     precision = str(spec.get("precision", "32"))
     batches = data.batches("train")

@@ -200,7 +200,7 @@ class Trainer:
                         tick = time.perf_counter()
                     if boundary and self._validation_due(state, end_of_epoch, total):
                         window.seconds += time.perf_counter() - tick
-                        self._validate(forward_model, task, data, parts, window, state, ckpt_dir, logger, config)
+                        self._validate(task, data, parts, window, state, ckpt_dir, logger, config)
                         tick = time.perf_counter()
                     if boundary and dist.any(stop.requested, self.device):
                         self._interrupt(stop.signum or signal.SIGTERM, parts, window, state, ckpt_dir, config)
@@ -272,7 +272,7 @@ class Trainer:
                 task.update_metrics(metrics, task.step(model, batch), batch)
         return {f"{split}/{k}": float(v) for k, v in metrics.compute().items()}
 
-    def _validate(self, model, task, data, parts, window, state: FitState, ckpt_dir: Path, logger, config) -> None:
+    def _validate(self, task, data, parts, window, state: FitState, ckpt_dir: Path, logger, config) -> None:
         self._check_finite(window, state)
         model = parts["ema"].module if "ema" in parts else parts["model"]  # what will be tested, unwrapped
         metrics = self.evaluate(model, task, data, "val") if data.split_size("val") else {}
