@@ -28,6 +28,23 @@ def test_activation_checkpointing_keeps_values_and_gradients():
         torch.testing.assert_close(a.grad, b.grad, msg=name)
 
 
+def test_activation_checkpointing_updates_batch_norm_statistics_once():
+    torch.manual_seed(0)
+    plain = CNNLSTM(frame_size=12, conv_channels=[4, 4], kernel_sizes=3, pool_sizes=[2, 1], batch_norm=True)
+    ckpt = CNNLSTM(frame_size=12, conv_channels=[4, 4], kernel_sizes=3, pool_sizes=[2, 1], batch_norm=True)
+    ckpt.load_state_dict(plain.state_dict())
+    assert enable_activation_checkpointing(ckpt, ["TimeDistributed", "ConvStack2d"]) == 2
+    x = torch.rand(3, 5, 1, 12, 12)
+    for model in (plain, ckpt):
+        for _ in range(2):
+            model(x).sum().backward()
+    for (name, a), b in zip(plain.state_dict().items(), ckpt.state_dict().values()):
+        torch.testing.assert_close(a, b, msg=name)  # running means, variances, batch counts
+    for (name, a), b in zip(plain.named_parameters(), ckpt.parameters()):
+        torch.testing.assert_close(a.grad, b.grad, msg=name)
+    assert all(m.momentum == 0.1 for m in ckpt.modules() if isinstance(m, nn.BatchNorm2d))
+
+
 @pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)])
 def test_lstm_runs_in_float32_under_bf16_autocast(device):
     torch.manual_seed(0)

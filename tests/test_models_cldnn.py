@@ -69,6 +69,33 @@ def test_padding_invariance(kwargs):
     torch.testing.assert_close(batch, alone, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_an_empty_utterance_is_handled_like_its_zero_padding(bidirectional):
+    x = torch.randn(3, 8, 12)
+    lengths = torch.tensor([8, 0, 5])
+    mean = tiny(bidirectional=bidirectional)
+    batch = mean(x, lengths)
+    assert torch.equal(batch[1], torch.zeros(5))  # the mean of no frames: no evidence
+    torch.testing.assert_close(batch[2:3], mean(x[2:3, :5]), rtol=1e-5, atol=1e-5)
+    last = tiny(bidirectional=bidirectional, pool="last")  # the output at the first (padding) frame
+    torch.testing.assert_close(last(x, lengths)[1:2], last(torch.zeros(1, 1, 12)), rtol=1e-5, atol=1e-5)
+    model = mean
+    with pytest.raises(ValueError, match=r"no frames.*\(2, 0, 12\)"):
+        model(torch.zeros(2, 0, 12))
+
+
+@pytest.mark.filterwarnings("ignore:LSTM with projections")
+def test_lstm_recurrence_stays_float32_under_bf16_autocast():
+    model = tiny(proj_size=6)
+    x = torch.randn(2, 9, 12)
+    reference = model(x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        h = model.lstm(model._encode(x, model.cnn(x))[0])[0]
+        logits = model(x)
+    assert h.dtype == torch.float32
+    torch.testing.assert_close(logits.float(), reference, atol=3e-2, rtol=0)
+
+
 def stream_all(model, x, chunk):
     outs, state = [], None
     for piece in x.split(chunk, dim=1):

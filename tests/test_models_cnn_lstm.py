@@ -49,6 +49,11 @@ def test_fold_and_loop_agree():
     torch.testing.assert_close(a(x), b(x))
 
 
+def test_per_frame_loop_refuses_batch_norm():
+    with pytest.raises(ConfigError, match="fold_time=false.*batch_norm=true"):
+        CNNLSTM(frame_size=10, fold_time=False, batch_norm=True)
+
+
 def test_batch_one_equals_batch_sixty_four():
     torch.manual_seed(0)
     model = CNNLSTM(frame_size=16, num_outputs=3).eval()

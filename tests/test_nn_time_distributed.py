@@ -28,3 +28,27 @@ def test_rejects_input_without_time_axis():
 
     with pytest.raises(ValueError, match=r"\(B, T"):
         TimeDistributed(nn.Identity())(torch.zeros(3))
+
+
+def test_eval_chunks_match_one_fold_and_training_folds_whole():
+    calls = []
+    module = nn.Sequential(nn.Conv2d(2, 3, 3), nn.BatchNorm2d(3), nn.ReLU(), nn.Flatten())
+    module.register_forward_pre_hook(lambda _, args: calls.append(args[0].shape[0]))
+    td = TimeDistributed(module, eval_chunk_frames=4)
+    x = torch.randn(3, 5, 2, 7, 7)
+    td.train()
+    td(x)
+    assert calls == [15]  # batch statistics over every frame, as without chunks
+    td.eval()
+    calls.clear()
+    chunked = td(x)
+    assert calls == [4, 4, 4, 3]
+    td.eval_chunk_frames = None
+    torch.testing.assert_close(chunked, td(x), rtol=0, atol=1e-6)
+
+
+def test_eval_chunk_frames_must_be_positive():
+    import pytest
+
+    with pytest.raises(ValueError, match="eval_chunk_frames"):
+        TimeDistributed(nn.Identity(), eval_chunk_frames=0)

@@ -1,6 +1,8 @@
 """Trainer options that change how a model runs, not what it computes: compile, checkpointing, layout."""
 
+import contextlib
 import functools
+from collections.abc import Iterator
 
 import torch
 from torch import nn
@@ -53,10 +55,29 @@ def enable_activation_checkpointing(model: nn.Module, class_names: list[str]) ->
     count = 0
     for module in model.modules():
         if type(module).__name__ in class_names and not getattr(module, "_checkpointed", False):
-            module.forward = functools.partial(checkpoint, module.forward, use_reentrant=False)
+            recompute = functools.partial(_running_stats_frozen, module)
+            module.forward = functools.partial(checkpoint, module.forward, use_reentrant=False,
+                                               context_fn=lambda r=recompute: (contextlib.nullcontext(), r()))
             module._checkpointed = True
             count += 1
     return count
+
+
+@contextlib.contextmanager
+def _running_stats_frozen(module: nn.Module) -> Iterator[None]:
+    """While backward recomputes ``module``'s forward, its normalisation layers normalise with the
+    batch statistics as before but leave their running statistics as the first forward left them
+    (momentum 0 keeps the kernels and saved tensors of that forward; the batch count is put back)."""
+    norms = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._NormBase) and m.track_running_stats]
+    saved = [(m.momentum, m.num_batches_tracked.clone()) for m in norms]
+    for m in norms:
+        m.momentum = 0.0
+    try:
+        yield
+    finally:
+        for m, (momentum, batches) in zip(norms, saved):
+            m.momentum = momentum
+            m.num_batches_tracked.copy_(batches)
 
 
 def to_channels_last(model: nn.Module) -> nn.Module:

@@ -14,6 +14,7 @@ from cnnlstm.checks import int_list, one_of, positive_float, positive_int, proba
 from cnnlstm.errors import ConfigError
 from cnnlstm.nn.frequency_conv import FrequencyConv
 from cnnlstm.nn.log_mel import LogMel
+from cnnlstm.nn.lstm import LSTM
 from cnnlstm.nn.masking import last_step, masked_mean, zero_padding
 
 VARIANTS = {  # variant -> (CNN before the LSTM, DNN after it)
@@ -140,9 +141,9 @@ class CLDNN(nn.Module):
         if proj_size >= hidden_size:
             raise ConfigError(f"proj_size must be < hidden_size ({hidden_size}), got {proj_size}")
         num_layers = positive_int("num_layers", num_layers)
-        self.lstm = nn.LSTM(lstm_in, hidden_size, num_layers=num_layers, batch_first=True,
-                            bidirectional=self.bidirectional, proj_size=proj_size,
-                            dropout=dropout if num_layers > 1 else 0.0)
+        self.lstm = LSTM(lstm_in, hidden_size, num_layers=num_layers, batch_first=True,
+                         bidirectional=self.bidirectional, proj_size=proj_size,
+                         dropout=dropout if num_layers > 1 else 0.0)
         self.dropout = nn.Dropout(dropout)
         width = (proj_size or hidden_size) * (2 if self.bidirectional else 1)
         if self.cnn_to_dnn:
@@ -203,9 +204,10 @@ class CLDNN(nn.Module):
     def _recur(self, z: torch.Tensor, lengths: torch.Tensor | None, tbptt_steps: int | None) -> torch.Tensor:
         z = z.contiguous()
         if self.bidirectional:
-            # the backward direction must start at each utterance's own end: pack only when ragged
+            # the backward direction must start at each utterance's own end: pack only when ragged.
+            # An empty utterance runs on one frame of its zero padding, as the unidirectional LSTM does.
             if lengths is not None and bool((lengths != z.shape[1]).any()):
-                packed = pack_padded_sequence(z, lengths.cpu(), batch_first=True, enforce_sorted=False)
+                packed = pack_padded_sequence(z, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
                 return pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=z.shape[1])[0]
             return self.lstm(z)[0]
         if not tbptt_steps or not self.training:
@@ -228,6 +230,8 @@ class CLDNN(nn.Module):
         if tbptt_steps and self.bidirectional:
             raise ConfigError("truncated BPTT (tbptt_steps) needs a unidirectional LSTM")
         feats, lengths = self.frames(x, lengths)  # (B, T, F)
+        if feats.shape[1] == 0:
+            raise ValueError(f"CLDNN got no frames: input of shape {tuple(x.shape)} is shorter than one frame")
         z, reduced = self._encode(feats, self.cnn(feats) if self.cnn is not None else None)
         return self._decode(self._recur(z, lengths, tbptt_steps), reduced), lengths
 

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from cnnlstm.checks import int_list, one_of, positive_int, probability
+from cnnlstm.errors import ConfigError
 from cnnlstm.nn.conv_stack import ConvStack2d
 from cnnlstm.nn.init import keras_init_
 from cnnlstm.nn.lstm import LSTM
@@ -29,7 +30,8 @@ class CNNLSTM(nn.Module):
         hidden_size, num_layers, bidirectional, dropout: the LSTM (dropout between its layers
             and before the head).
         head_hidden: widths of hidden dense layers in the head (tutorial: none).
-        fold_time: fold time into batch for the CNN; False is the slow per-frame loop.
+        fold_time: fold time into batch for the CNN; False is the slow per-frame loop (not with
+            ``batch_norm``: the loop would normalise each time step with its own statistics).
         init: ``keras`` (the tutorial's framework defaults, see :func:`cnnlstm.nn.init.keras_init_`)
             or ``torch`` (PyTorch's own defaults).
 
@@ -60,6 +62,9 @@ class CNNLSTM(nn.Module):
     ) -> None:
         super().__init__()
         h, w = int_list("frame_size", frame_size, 2)
+        if batch_norm and not fold_time:
+            raise ConfigError("fold_time=false cannot be combined with batch_norm=true: the per-frame loop "
+                              "would normalise each time step with its own batch statistics; keep fold_time=true")
         self.frame_size = (h, w)
         self.in_channels = positive_int("in_channels", in_channels)
         conv = ConvStack2d(in_channels, (h, w), conv_channels, kernel_sizes, pool_sizes, padding,
