@@ -1,4 +1,5 @@
 import pytest
+import torch
 from conftest import compose_config
 
 from cnnlstm.engine.builder import build, build_model, build_optimizer
@@ -32,3 +33,19 @@ def test_optimizer_learning_rate_checked():
     cfg = compose_config("optimizer.lr=0")
     with pytest.raises(ConfigError, match="optimizer.lr must be a number > 0, got 0"):
         build_optimizer(cfg.optimizer, [])
+
+
+def test_a_string_for_a_numeric_argument_names_the_key():
+    cfg = compose_config("optimizer=adamw", "optimizer.weight_decay=abc")
+    with pytest.raises(ConfigError, match="optimizer.weight_decay must be a number, got 'abc'"):
+        build_optimizer(cfg.optimizer, [torch.nn.Parameter(torch.zeros(1))])
+
+
+def test_trainer_errors_name_the_key_once():
+    with pytest.raises(ConfigError, match=r"^trainer.precision must be one of"):
+        build(compose_config("trainer.precision=abc").trainer, "trainer")
+
+
+def test_a_model_left_without_a_size_says_which_null_key_the_data_lacks():
+    with pytest.raises(ConfigError, match=r"model.num_outputs left null and not given by this data"):
+        build_model(compose_config("model=cnn_lstm").model, {"frame_size": 28, "in_channels": 1})

@@ -49,7 +49,7 @@ def test_pickled_code_is_refused_and_never_runs(tmp_path):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("content", [b"", b"not a checkpoint at all", b"PK\x03\x04garbage"])
+@pytest.mark.parametrize("content", [b"", b"not a checkpoint at all", b"hello\n", b"PK\x03\x04garbage"])
 def test_corrupt_files_are_one_clear_error(tmp_path, content):
     path = tmp_path / "bad.pt"
     path.write_bytes(content)

@@ -76,7 +76,13 @@ def test_eval_rejects_bad_override(tutorial_run, tmp_path):
         evaluate(run_dir / "checkpoints" / "best.pt", ["data.batch_size=0"], tmp_path)
     with pytest.raises(ConfigError, match="hydra.run.dir: the checkpoint's config has no such key"):
         evaluate(run_dir / "checkpoints" / "best.pt", ["hydra.run.dir=x"], tmp_path)
+    with pytest.raises(ConfigError, match="data=mnist: eval.py rebuilds the run's own data"):
+        evaluate(run_dir / "checkpoints" / "best.pt", ["data=mnist"], tmp_path)
     assert not (tmp_path / "metrics.json").exists()
+    before = (run_dir / "metrics.json").read_bytes()
+    with pytest.raises(ConfigError, match="is a training run; its metrics.json would be replaced"):
+        evaluate(run_dir / "checkpoints" / "best.pt", [], run_dir)
+    assert (run_dir / "metrics.json").read_bytes() == before
 
 
 def final_weights(run_dir):
@@ -109,9 +115,15 @@ def test_resume_equals_uninterrupted(tmp_path, caplog):
 def test_resume_from_a_checkpoint_of_another_model_is_refused(tmp_path):
     common = [*TINY_SQUARES, "logger=none", "trainer.max_steps=2"]
     train(compose_config(*common), tmp_path / "a")
-    with pytest.raises(CheckpointError, match="does not fit"):
+    with pytest.raises(CheckpointError, match=r"differs in model.hidden_size=7 \(checkpoint: 16\)"):
         train(compose_config(*common, "model.hidden_size=7",
                              f"trainer.resume={tmp_path / 'a/checkpoints/last.pt'}"), tmp_path / "b")
+    ckpt = load_checkpoint(tmp_path / "a/checkpoints/last.pt")
+    torch.save(ckpt | {"config": {}}, tmp_path / "bare.pt")  # no config to compare: the weights decide
+    with pytest.raises(CheckpointError, match=r"does not fit this run's model: size mismatch for lstm"):
+        train(compose_config(*common, "model.hidden_size=7", f"trainer.resume={tmp_path / 'bare.pt'}"),
+              tmp_path / "c")
+    assert not (tmp_path / "b").exists() and not (tmp_path / "c").exists()
 
 
 def test_early_stopping(tmp_path):

@@ -1,9 +1,10 @@
 """Build the parts of a run from a composed config, turning constructor errors into config errors."""
 
+import inspect
 from collections.abc import Mapping
 
 from hydra.errors import InstantiationException
-from hydra.utils import instantiate
+from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
@@ -18,6 +19,7 @@ def build(node: DictConfig, key: str, **kwargs):
     """
     if not isinstance(node, Mapping) or "_target_" not in node:
         raise ConfigError(f"{key} must be a config with a _target_, got {OmegaConf.to_yaml(node).strip()!r}")
+    _check_numbers(node, key)
     try:
         return instantiate(node, **kwargs)
     except MissingMandatoryValue as e:
@@ -30,10 +32,24 @@ def build(node: DictConfig, key: str, **kwargs):
         raise _as_config_error(e, key) from None
 
 
+def _check_numbers(node: DictConfig, key: str) -> None:
+    """A string where the target's argument defaults to a number (``weight_decay=abc``) is an
+    error naming the key, rather than a TypeError deep inside the constructor."""
+    try:
+        params = inspect.signature(get_object(node["_target_"])).parameters
+    except Exception:  # an unimportable target is reported by instantiate itself
+        return
+    for name, value in node.items():
+        default = params[name].default if name in params else None
+        if isinstance(value, str) and isinstance(default, (int, float)) and not isinstance(default, bool):
+            kind = "an integer" if isinstance(default, int) else "a number"
+            raise ConfigError(f"{key}.{name} must be {kind}, got {value!r}")
+
+
 def _as_config_error(error: BaseException, key: str) -> ConfigError:
     message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     if isinstance(error, ConfigError):
-        return ConfigError(f"{key}.{message}")
+        return ConfigError(message if message.startswith(f"{key}.") else f"{key}.{message}")
     if isinstance(error, UserError):
         return type(error)(message)
     return ConfigError(f"{key}: {message}")
@@ -46,7 +62,14 @@ def build_model(node: DictConfig, data_dims: Mapping[str, object]):
     while an explicit value in the config still wins.
     """
     fill = {k: v for k, v in data_dims.items() if k in node and node[k] is None}
-    return build(node, "model", **fill)
+    try:
+        return build(node, "model", **fill)
+    except ConfigError as e:
+        unfilled = [f"model.{k}" for k, v in node.items() if v is None and k not in fill]
+        if not unfilled:
+            raise
+        raise ConfigError(f"{e} ({', '.join(unfilled)} left null and not given by this data: set them, "
+                          "or pick data that fits this model)") from None
 
 
 def build_optimizer(node: DictConfig, params):

@@ -58,10 +58,21 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict[str, float]:
 
 def _train(cfg: DictConfig, run_dir: Path, trainer, dist: Distributed) -> dict[str, float]:
     data, task, model = build_parts(cfg, trainer.device, dist.rank, dist.world_size)
-    model.to(trainer.device)
     config = OmegaConf.to_container(cfg, resolve=True)
+    n_batches = data.num_batches("train")
+    if n_batches < 1:
+        raise ConfigError(f"the training split ({data.split_size('train')} samples) gives no batch of "
+                          f"data.batch_size={data.batch_size}" + (" with data.drop_last=true" if cfg.data.get("drop_last") else ""))
+    if data.split_size("val"):
+        trainer.check_monitor(task)
+    model.to(trainer.device)
     optimizer = build_optimizer(cfg.optimizer, model.parameters())
-    scheduler = build_scheduler(cfg.scheduler, optimizer, trainer.optimizer_steps(data.num_batches("train")))
+    scheduler = build_scheduler(cfg.scheduler, optimizer, trainer.optimizer_steps(n_batches))
+    resumed = trainer.check_resume(run_dir, model, config, n_batches)  # before anything is written
+    if resumed is not None and trainer.finished(resumed, n_batches) and (run_dir / "metrics.json").exists():
+        log.info("%s has finished training and holds metrics.json; nothing to do (delete metrics.json "
+                 "to test it again)", run_dir)
+        return json.loads((run_dir / "metrics.json").read_text())
     args, kwargs = task.model_inputs(data.example_batch())
     logger = NullLogger()
     if dist.is_main:
@@ -109,6 +120,13 @@ def evaluate(ckpt_path: str | Path, overrides: list[str], out_dir: str | Path) -
         if key.split(".")[0] not in cfg:
             raise ConfigError(f"{key}: the checkpoint's config has no such key (it has {', '.join(cfg)}); "
                               "eval.py writes metrics.json to output_dir=DIR")
+        if "." not in key:
+            raise ConfigError(f"{override}: eval.py rebuilds the run's own {key}; it cannot swap a config group "
+                              f"(override keys inside it, e.g. {key}.batch_size=...)")
+    out_dir = Path(out_dir)
+    if (out_dir / "checkpoints").is_dir():
+        raise ConfigError(f"output_dir={out_dir} is a training run; its metrics.json would be replaced: "
+                          "choose another output_dir")
     try:
         cfg.merge_with_dotlist(list(overrides))
     except Exception as e:

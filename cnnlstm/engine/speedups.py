@@ -51,15 +51,17 @@ def _non_recurrent_parts(module: nn.Module) -> list[nn.Module]:
 def enable_activation_checkpointing(model: nn.Module, class_names: list[str]) -> int:
     """Recompute the activations of every submodule whose class is named in ``class_names``
     during backward instead of storing them: less memory for about one more forward pass.
-    Returns how many modules were wrapped."""
+    Returns how many modules are checkpointed (wrapped now or before)."""
     count = 0
     for module in model.modules():
-        if type(module).__name__ in class_names and not getattr(module, "_checkpointed", False):
+        if type(module).__name__ not in class_names:
+            continue
+        count += 1
+        if not getattr(module, "_checkpointed", False):
             recompute = functools.partial(_running_stats_frozen, module)
             module.forward = functools.partial(checkpoint, module.forward, use_reentrant=False,
                                                context_fn=lambda r=recompute: (contextlib.nullcontext(), r()))
             module._checkpointed = True
-            count += 1
     return count
 
 

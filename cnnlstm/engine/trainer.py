@@ -24,6 +24,7 @@ from cnnlstm.engine.ema import WeightAverage
 from cnnlstm.engine.loggers import NullLogger
 from cnnlstm.engine.precision import autocast, grad_scaler, resolve_device, resolve_precision
 from cnnlstm.engine.progress import Progress
+from cnnlstm.engine.resume import check_position, check_same_config, resume_command
 from cnnlstm.engine.rng import rng_state, set_rng_state
 from cnnlstm.engine.signals import GracefulStop
 from cnnlstm.engine.speedups import (
@@ -115,8 +116,12 @@ class Trainer:
         self.compile = one_of("compile", str(compile).lower(), COMPILE_MODES)
         if activation_checkpointing is True:
             activation_checkpointing = list(CHECKPOINTED_BY_DEFAULT)
+        if isinstance(activation_checkpointing, str):
+            activation_checkpointing = [activation_checkpointing]
         self.checkpointed = list(activation_checkpointing or [])
-        self.channels_last = bool(channels_last)
+        if not isinstance(channels_last, bool):
+            raise ConfigError(f"channels_last must be true or false, got {channels_last!r}")
+        self.channels_last = channels_last
         self.grad_clip = None if grad_clip is None else positive_float("grad_clip", grad_clip)
         self.accumulate = positive_int("accumulate_grad_batches", accumulate_grad_batches)
         self.val_every = None if val_every_n_steps is None else positive_int("val_every_n_steps", val_every_n_steps)
@@ -131,7 +136,9 @@ class Trainer:
         if ema_decay is not None and not 0 < ema_decay < 1:
             raise ConfigError(f"ema_decay must be in (0, 1) or null, got {ema_decay}")
         self.ema_decay = ema_decay
-        self.cuda_graphs = bool(cuda_graphs)
+        if not isinstance(cuda_graphs, bool):
+            raise ConfigError(f"cuda_graphs must be true or false, got {cuda_graphs!r}")
+        self.cuda_graphs = cuda_graphs
         if self.cuda_graphs:
             check_cuda_graphs(self.device, self.compile, self.accumulate, bool(self.checkpointed),
                               int(os.environ.get("WORLD_SIZE", "1")) > 1)
@@ -151,6 +158,10 @@ class Trainer:
 
     def _finished(self, state: FitState, total: int) -> bool:
         return state.step >= total or state.stopped_early
+
+    def finished(self, state: FitState, batches_per_epoch: int) -> bool:
+        """True when a run at ``state`` has nothing left to train."""
+        return self._finished(state, self.total_steps(batches_per_epoch))
 
     # ----------------------------------------------------------------------------- the loop
     def fit(self, model: nn.Module, task, data, optimizer, scheduler, run_dir: str | Path,
@@ -172,28 +183,32 @@ class Trainer:
         parts = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "scaler": scaler}
         if self.ema_decay is not None:
             parts["ema"] = WeightAverage(model, self.ema_decay)
-        state = self._maybe_resume(ckpt_dir, parts)
-        if self.checkpointed:
-            enable_activation_checkpointing(model, self.checkpointed)
+        n_batches = data.num_batches("train")
+        state = self._maybe_resume(Path(run_dir), parts, config, n_batches)
+        if data.split_size("val"):
+            self.check_monitor(task)
+        if self.checkpointed and not enable_activation_checkpointing(model, self.checkpointed):
+            raise ConfigError(f"trainer.activation_checkpointing={self.checkpointed} names no submodule of "
+                              f"{type(model).__name__} (try {list(CHECKPOINTED_BY_DEFAULT)} or true)")
         if self.channels_last:
             to_channels_last(model)
         forward_model = dist.wrap(compile_model(model, self.compile), self.device)
         if self.cuda_graphs:
             forward_model = CudaGraphed(forward_model, batch_size=data.batch_size)
-        n_batches = data.num_batches("train")
         total = self.total_steps(n_batches)
         progress = Progress(total, state.step, self.progress if dist.is_main else "quiet")
         window = RunningWindow(self.device)
         fit_start = time.perf_counter()
         with GracefulStop() as stop:
             while not self._finished(state, total):
-                tick = time.perf_counter()
+                tick, got_batch = time.perf_counter(), False
                 for batch in data.batches("train", state.epoch, state.batch_in_epoch):
-                    self._train_step(forward_model, task, batch, parts, window, state, n_batches)
+                    self._train_step(forward_model, task, batch, parts, window, state, n_batches, total)
+                    got_batch = True
                     end_of_epoch = state.batch_in_epoch == n_batches
                     if end_of_epoch:
                         state.epoch, state.batch_in_epoch = state.epoch + 1, 0
-                    boundary = state.batch_in_epoch % self.accumulate == 0
+                    boundary = state.batch_in_epoch % self.accumulate == 0 or self._finished(state, total)
                     if state.step % self.log_every == 0 or self._finished(state, total):
                         window.seconds += time.perf_counter() - tick
                         self._log_train(window, state, optimizer, logger, progress)
@@ -207,6 +222,9 @@ class Trainer:
                     if self._finished(state, total):
                         break
                 window.seconds += time.perf_counter() - tick
+                if not got_batch:  # never spin on an empty epoch
+                    raise ConfigError(f"the training split gave no batch in epoch {state.epoch} "
+                                      f"(data.batch_size={data.batch_size})")
         progress.close()
         if not (ckpt_dir / "last.pt").exists():  # resumed from elsewhere with nothing left to train
             self._save(self._checkpoint(parts, state, config), ckpt_dir / "last.pt")
@@ -214,7 +232,7 @@ class Trainer:
         return state
 
     def _train_step(self, model, task, batch, parts, window: RunningWindow, state: FitState,
-                    n_batches: int) -> None:
+                    n_batches: int, total: int) -> None:
         model.train()
         with autocast(self.precision, self.device, cache=not self.cuda_graphs):
             out = task.step(model, batch)
@@ -223,7 +241,7 @@ class Trainer:
         window.add_loss(out.loss, samples)
         state.step, state.batch_in_epoch = state.step + 1, state.batch_in_epoch + 1
         state.train_samples += samples
-        if state.batch_in_epoch % self.accumulate == 0 or state.batch_in_epoch == n_batches:
+        if state.batch_in_epoch % self.accumulate == 0 or state.batch_in_epoch == n_batches or state.step == total:
             self._optimizer_step(parts, window)
 
     def _optimizer_step(self, parts, window: RunningWindow) -> None:
@@ -288,6 +306,12 @@ class Trainer:
             self._save(ckpt, ckpt_dir / "best.pt")
         self.dist.barrier()  # every rank may read the checkpoints after this point
 
+    def check_monitor(self, task) -> None:
+        """``trainer.monitor`` must name a validation metric of ``task``: checked before training."""
+        names = sorted(f"val/{name}" for name in task.metrics().keys())
+        if self.monitor not in names:
+            raise ConfigError(f"trainer.monitor={self.monitor} is not a validation metric; choose one of {names}")
+
     def _update_monitor(self, metrics: dict[str, float], state: FitState) -> bool:
         """Track the best monitored value; True when this validation is the best so far."""
         if not metrics:
@@ -323,28 +347,66 @@ class Trainer:
         self._save(self._checkpoint(parts, state, config), path)
         raise TrainingInterrupted(
             f"interrupted by signal {signum} at step {state.step}; saved {path}. Resume with: "
-            f"python train.py trainer.resume={path} (or rerun with hydra.run.dir={ckpt_dir.parent})",
+            f"{resume_command(ckpt_dir.parent)}",
             signum,
         )
 
-    def _maybe_resume(self, ckpt_dir: Path, parts: dict) -> FitState:
+    def resume_path(self, run_dir: str | Path) -> Path | None:
+        """The checkpoint this run continues from, or None for a fresh start."""
         if self.resume is False or str(self.resume).lower() in ("false", "no"):
-            return FitState()
-        path = Path(self.resume) if self.resume else ckpt_dir / "last.pt"
-        if not self.resume and not path.exists():
+            return None
+        path = Path(self.resume) if self.resume else Path(run_dir) / "checkpoints" / "last.pt"
+        return path if self.resume or path.exists() else None
+
+    def check_resume(self, run_dir: str | Path, model: nn.Module, config: dict | None,
+                     n_batches: int) -> FitState | None:
+        """Check, before anything is written, that the checkpoint this run would resume from fits:
+        the same model, data and task config, weights that load into ``model``, a loop position
+        inside this run's epochs. Returns its loop state (None: a fresh start)."""
+        path = self.resume_path(run_dir)
+        if path is None:
+            return None
+        ckpt = load_checkpoint(path)
+        check_same_config(ckpt, path, config)
+        _load_part(model, ckpt, "model", path)
+        return _loop_state(ckpt, path, n_batches)
+
+    def _maybe_resume(self, run_dir: Path, parts: dict, config: dict | None, n_batches: int) -> FitState:
+        path = self.resume_path(run_dir)
+        if path is None:
             return FitState()
         ckpt = load_checkpoint(path, map_location=self.device)
+        check_same_config(ckpt, path, config)
         for name, part in parts.items():
             if name == "ema" and "ema" not in ckpt:  # EMA switched on for a run that had none
                 part.reset(parts["model"])
                 log.info("%s has no moving average: it starts from the resumed weights", path)
                 continue
-            try:
-                part.load_state_dict(ckpt[name])
-            except (KeyError, RuntimeError, ValueError) as e:
-                first = str(e).strip().splitlines()[0] if str(e) else type(e).__name__
-                raise CheckpointError(f"checkpoint {path} does not fit this run's {name}: {first}") from None
+            _load_part(part, ckpt, name, path)
+        state = _loop_state(ckpt, path, n_batches)
         set_rng_state(ckpt["rng"])
-        state = FitState(**ckpt["state"])
         log.info("resumed from %s at step %d (epoch %d)", path, state.step, state.epoch)
         return state
+
+
+def _load_part(part, ckpt: dict, name: str, path: Path) -> None:
+    """``part.load_state_dict(ckpt[name])``; a mismatch is one line naming the first bad key."""
+    try:
+        part.load_state_dict(ckpt[name])
+    except (KeyError, RuntimeError, ValueError) as e:
+        lines = [line.strip() for line in str(e).strip().splitlines() if line.strip()]
+        detail = lines[1] if len(lines) > 1 and lines[0].startswith("Error(s) in loading") else (
+            lines[0] if lines else type(e).__name__)
+        raise CheckpointError(f"checkpoint {path} does not fit this run's {name}: {detail}") from None
+
+
+def _loop_state(ckpt: dict, path: Path, n_batches: int) -> FitState:
+    """The saved loop position, checked against this run's batches per epoch."""
+    try:
+        state = FitState(**ckpt["state"])
+        ckpt["rng"]
+    except (KeyError, TypeError):
+        raise CheckpointError(f"checkpoint {path} holds weights but no training state; "
+                              "it cannot be resumed (use it with eval.py)") from None
+    check_position(state.batch_in_epoch, n_batches, path)
+    return state

@@ -1,0 +1,73 @@
+"""What makes a resume safe: the checkpoint was trained on the same model, data and task.
+
+A resumed run continues the saved loop position (epoch, batch in epoch) and weights; with other
+data or batch sizes that position means something else, so differences are refused up front with
+the keys named, before anything in the run directory is rewritten.
+"""
+
+import shlex
+from pathlib import Path
+
+import yaml
+
+from cnnlstm.errors import CheckpointError
+
+# Config sections the weights and the loop position depend on.
+RESUME_SECTIONS = ("model", "data", "task")
+# Keys that may change on resume without changing what is trained: where data lives, eval batching.
+MAY_CHANGE = ("data.root", "data.eval_batch_size", "data.num_workers", "data.pin_memory")
+
+
+def flatten(config: dict, prefix: str = "") -> dict[str, object]:
+    """``{"data": {"n_train": 5}} -> {"data.n_train": 5}``."""
+    flat: dict[str, object] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat |= flatten(value, f"{name}.")
+        else:
+            flat[name] = value
+    return flat
+
+
+def config_differences(saved: dict, current: dict) -> list[str]:
+    """``key=current (checkpoint: saved)`` for each key of :data:`RESUME_SECTIONS` that differs."""
+    old = flatten({k: saved[k] for k in RESUME_SECTIONS if k in saved})
+    new = flatten({k: current[k] for k in RESUME_SECTIONS if k in current})
+    keys = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k) and k not in MAY_CHANGE)
+    return [f"{k}={new.get(k, '<unset>')} (checkpoint: {old.get(k, '<unset>')})" for k in keys]
+
+
+def check_same_config(ckpt: dict, path: Path, current: dict | None) -> None:
+    """Raise CheckpointError naming the differing keys when ``ckpt`` was trained otherwise."""
+    saved = ckpt.get("config") or {}
+    if not saved or not current:
+        return
+    diffs = config_differences(saved, current)
+    if diffs:
+        shown = ", ".join(diffs[:4]) + (f" and {len(diffs) - 4} more" if len(diffs) > 4 else "")
+        raise CheckpointError(
+            f"cannot resume from {path}: this run differs in {shown}; rerun with the run's own overrides "
+            f"(see {path.parent.parent / '.hydra' / 'overrides.yaml'}) or train afresh in another hydra.run.dir"
+        )
+
+
+def check_position(state_batch: int, n_batches: int, path: Path) -> None:
+    """The saved position must lie inside an epoch of this data (else the loop would find no batch)."""
+    if state_batch >= n_batches:
+        raise CheckpointError(
+            f"cannot resume from {path}: it stopped at batch {state_batch} of an epoch, but this run has "
+            f"{n_batches} batches per epoch (data or data.batch_size changed)"
+        )
+
+
+def resume_command(run_dir: Path) -> str:
+    """The command that continues ``run_dir``: its own overrides (from Hydra's record) and its directory."""
+    overrides: list[str] = []
+    record = run_dir / ".hydra" / "overrides.yaml"
+    try:
+        overrides = [str(o) for o in yaml.safe_load(record.read_text()) or []]
+    except (OSError, yaml.YAMLError, TypeError):
+        pass
+    keep = [o for o in overrides if not o.lstrip("+~").startswith(("hydra.run.dir=", "trainer.resume="))]
+    return " ".join(["python train.py", *map(shlex.quote, keep), shlex.quote(f"hydra.run.dir={run_dir}")])
