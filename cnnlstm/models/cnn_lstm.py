@@ -32,6 +32,8 @@ class CNNLSTM(nn.Module):
         head_hidden: widths of hidden dense layers in the head (tutorial: none).
         fold_time: fold time into batch for the CNN; False is the slow per-frame loop (not with
             ``batch_norm``: the loop would normalise each time step with its own statistics).
+        eval_chunk_frames: frames per CNN call in eval mode on CPU (None: all at once), see
+            :class:`cnnlstm.nn.time_distributed.TimeDistributed`; results do not depend on it.
         init: ``keras`` (the tutorial's framework defaults, see :func:`cnnlstm.nn.init.keras_init_`)
             or ``torch`` (PyTorch's own defaults).
 
@@ -58,6 +60,7 @@ class CNNLSTM(nn.Module):
         dropout: float = 0.0,
         head_hidden: Sequence[int] = (),
         fold_time: bool = True,
+        eval_chunk_frames: int | None = 128,
         init: str = "keras",
     ) -> None:
         super().__init__()
@@ -69,7 +72,8 @@ class CNNLSTM(nn.Module):
         self.in_channels = positive_int("in_channels", in_channels)
         conv = ConvStack2d(in_channels, (h, w), conv_channels, kernel_sizes, pool_sizes, padding,
                            activation, batch_norm)
-        self.cnn = TimeDistributed(nn.Sequential(conv, nn.Flatten()), fold=fold_time)
+        chunk = None if eval_chunk_frames is None else positive_int("eval_chunk_frames", eval_chunk_frames)
+        self.cnn = TimeDistributed(nn.Sequential(conv, nn.Flatten()), fold=fold_time, eval_chunk_frames=chunk)
         self.lstm = LSTM(
             conv.out_features,
             positive_int("hidden_size", hidden_size),

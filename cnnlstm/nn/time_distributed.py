@@ -16,7 +16,8 @@ class TimeDistributed(nn.Module):
     one fold of a large inference batch (256 sequences of 50 frames) makes activations of
     hundreds of MB, which the CPU allocator maps and page-faults afresh on every call and which
     miss every cache, so it ran 3x slower than the per-frame loop. Chunks are exact (eval-mode
-    modules treat frames independently); training and CUDA always fold in one piece.
+    modules treat frames independently); training and CUDA always fold in one piece. 128 frames
+    was fastest for both the tutorial CNN and ``cnn_lstm_large`` (3x and 2x the single fold).
 
     Example:
         >>> td = TimeDistributed(nn.Conv2d(1, 4, 3))
@@ -24,7 +25,7 @@ class TimeDistributed(nn.Module):
         torch.Size([2, 5, 4, 6, 6])
     """
 
-    def __init__(self, module: nn.Module, *, fold: bool = True, eval_chunk_frames: int | None = 512) -> None:
+    def __init__(self, module: nn.Module, *, fold: bool = True, eval_chunk_frames: int | None = 128) -> None:
         super().__init__()
         if eval_chunk_frames is not None and eval_chunk_frames < 1:
             raise ValueError(f"eval_chunk_frames must be a positive int or None, got {eval_chunk_frames}")
