@@ -22,7 +22,8 @@ def test_sweep_2x2_with_a_broken_job_keeps_the_others_and_summarizes(tmp_path):
     out = tmp_path / "sweep"
     proc = run_script("train.py", "-m", *TINY_SQUARES, *QUIET, "seed=12,20", "data.size=16,24",
                       "data.seq_len=${seed}", f"hydra.sweep.dir={out}", env=ENV)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.returncode == 1, proc.stderr[-3000:]  # the sweep ran to the end, and says a job failed
+    assert "error: 1 job(s) of the sweep failed: 1 " in proc.stderr
     jobs = {p.name: p for p in out.iterdir() if p.is_dir()}
     assert sorted(jobs) == ["0", "1", "2", "3"]
     # Hydra's basic sweeper nests the keys in the order they first appear on the command line
@@ -54,7 +55,7 @@ def test_joblib_launcher_records_a_diverged_job_and_keeps_the_other(tmp_path):
     out = tmp_path / "sweep"
     proc = run_script("train.py", "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", *TINY_SQUARES, *QUIET,
                       "trainer.grad_clip=null", "optimizer.lr=0.01,inf", f"hydra.sweep.dir={out}", env=ENV)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.returncode == 1, proc.stderr[-3000:]
     assert json.loads((out / "0" / "metrics.json").read_text())["test/acc"] > 0.5
     error = json.loads((out / "1" / "failure.json").read_text())["error"]
     assert "NaN or infinite" in error
@@ -114,11 +115,12 @@ def test_a_crashing_job_in_a_multirun_writes_its_error_and_returns(tmp_path):
     HydraConfig.instance().set_config(cfg)
     try:
         assert run_job(crash, cfg) is None
+        assert json.loads((tmp_path / "failure.json").read_text()) == {
+            "error": "RuntimeError: CUDA error: an illegal memory access was encountered"}
         assert run_job(lambda cfg, run_dir: {"test/acc": 0.75}, cfg) == 0.75  # an ok job returns the metric
+        assert not (tmp_path / "failure.json").exists()  # and a rerun that succeeds clears the old failure
     finally:
         HydraConfig.instance().cfg = None
-    assert json.loads((tmp_path / "failure.json").read_text()) == {
-        "error": "RuntimeError: CUDA error: an illegal memory access was encountered"}
 
 
 @pytest.mark.parametrize("study,jobs", [("cnn_lstm_sizes", 27), ("cldnn_ablation", 12), ("denoising", 3)])

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
@@ -46,6 +47,8 @@ def run_job(job: Callable[[DictConfig, Path], dict], cfg: DictConfig) -> float |
         log.error("job crashed:\n%s", traceback.format_exc())
         return _fail(run_dir, f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}",
                      multirun, code=1)
+    if multirun:
+        (run_dir / "failure.json").unlink(missing_ok=True)  # a rerun that succeeds clears an old failure
     name = cfg.get("optimized_metric")
     return float(metrics[name]) if name and name in metrics else None
 
@@ -59,3 +62,18 @@ def _fail(run_dir: Path, line: str, multirun: bool, code: int) -> float | None:
         return None
     print(line, file=sys.stderr)
     sys.exit(code)
+
+
+class FailedJobsExit(Callback):
+    """After a sweep, exit non-zero when any of its jobs failed, so scripts and CI notice; the
+    jobs that succeeded have kept their results (``conf/hydra/default.yaml`` registers it).
+    A hyper-parameter search expects some trials to fail: it is an error only when all did."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        failed = sorted(p.parent.name for p in sweep_dir.glob("*/failure.json"))
+        search = "optuna" in str(config.hydra.sweeper.get("_target_", "")).lower()
+        if failed and (not search or not any(sweep_dir.glob("*/metrics.json"))):
+            print(f"error: {len(failed)} job(s) of the sweep failed: {', '.join(failed)} "
+                  f"(see {sweep_dir}/<job>/failure.json)", file=sys.stderr)
+            sys.exit(1)
