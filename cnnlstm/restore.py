@@ -1,12 +1,16 @@
 """Restore your own images with a trained restoration checkpoint.
 
-``python -m cnnlstm.restore ckpt_path=PATH input=<image or folder> output=<dir> [corrupt=false] [device=cpu]``
+``python -m cnnlstm.restore ckpt_path=PATH input=<image or folder> output=<dir> [corrupt=false] [device=cpu]
+[overwrite=false]``
 
 The model is rebuilt from the config stored in the checkpoint (no training data is read). Each
 image is converted to the model's channels and resized to its image size, restored with the
 inference path (no corruption, no teacher forcing) and written as ``<output>/<name>.png``.
 ``corrupt=true`` first applies the checkpoint's own corruption (e.g. the lower half black plus
 noise), also saved as ``<name>_corrupted.png``, to try the model on clean images.
+
+Nothing is written when an output file would replace an input image or another output of the same
+run (``a.png`` and ``a.jpg``); files already in ``output`` are replaced only with ``overwrite=true``.
 """
 
 import sys
@@ -19,10 +23,48 @@ from cnnlstm.data.corruptions import corrupt as apply_corruptions
 from cnnlstm.engine.builder import build, build_model
 from cnnlstm.engine.checkpoint import load_checkpoint
 from cnnlstm.engine.ema import inference_weights
-from cnnlstm.errors import CheckpointError, DataError, UserError
+from cnnlstm.errors import CheckpointError, ConfigError, DataError, UserError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
-USAGE = "usage: python -m cnnlstm.restore ckpt_path=PATH input=<image or folder> output=<dir> [corrupt=false] [device=cpu]"
+USAGE = ("usage: python -m cnnlstm.restore ckpt_path=PATH input=<image or folder> output=<dir> [corrupt=false] "
+         "[device=cpu] [overwrite=false]")
+
+
+def parse_key_values(argv: list[str], required: tuple[str, ...], optional: tuple[str, ...]) -> dict[str, str]:
+    """``key=value`` arguments as a dict; ConfigError naming a bare word, an unknown or missing key.
+
+    Shared by the small entry points (restore, stream) that take Hydra-style arguments without Hydra.
+    """
+    args: dict[str, str] = {}
+    for arg in argv:
+        key, eq, value = arg.partition("=")
+        if not eq:
+            raise ConfigError(f"{arg!r} is not key=value")
+        if key not in required + optional:
+            raise ConfigError(f"unknown key {key!r} (known: {', '.join(required + optional)})")
+        args[key] = value
+    missing = [k for k in required if k not in args]
+    if missing:
+        raise ConfigError(f"{', '.join(missing)} must be given")
+    return args
+
+
+def parse_bool(key: str, value: str) -> bool:
+    """``true``/``false`` (any case) as a bool; anything else is an error naming ``key``."""
+    if value.lower() not in ("true", "false"):
+        raise ConfigError(f"{key} must be true or false, got {value!r}")
+    return value.lower() == "true"
+
+
+def parse_device(key: str, value: str) -> str:
+    """A torch device string that exists on this machine (``cpu``, ``cuda``, ``cuda:1`` ...)."""
+    try:
+        device = torch.device(value)
+    except (RuntimeError, ValueError):
+        raise ConfigError(f"{key} must be a torch device such as cpu or cuda, got {value!r}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"{key}={value}: no CUDA device is available here (use {key}=cpu)")
+    return value
 
 
 def list_images(path: str | Path) -> list[Path]:
@@ -68,16 +110,49 @@ def load_model(ckpt_path: str | Path, device: str = "cpu"):
     return model.to(device).eval(), data
 
 
+def output_names(files: list[Path], input: str | Path) -> list[str]:
+    """The output stem of each input image: its stem, or its path under a folder joined by ``_``."""
+    if len(files) == 1 or Path(input).is_file():
+        return [f.stem for f in files]
+    return ["_".join(f.relative_to(input).with_suffix("").parts) for f in files]
+
+
+def check_outputs(files: list[Path], names: list[str], out_dir: Path, corrupt: bool, overwrite: bool) -> None:
+    """Refuse, before anything is written, a run that would replace an input image, write two
+    images to one file, or (without ``overwrite``) replace a file already in ``out_dir``."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise DataError(f"output={out_dir} is a file, not a folder: choose a folder for the restored images")
+    inputs = {f.resolve(): f for f in files}
+    targets: dict[Path, Path] = {}
+    for f, name in zip(files, names):
+        for target in [out_dir / f"{name}.png"] + ([out_dir / f"{name}_corrupted.png"] if corrupt else []):
+            key = target.resolve()
+            if key in inputs:
+                raise DataError(f"output={out_dir} would overwrite the input image {inputs[key]}: choose another output folder")
+            if key in targets:
+                raise DataError(f"inputs {targets[key]} and {f} would both be written to {target}: rename one")
+            targets[key] = f
+    existing = [t for t in targets if t.exists()]
+    if existing and not overwrite:
+        raise DataError(f"output={out_dir} already holds {existing[0].name}"
+                        f"{f' and {len(existing) - 1} more' if len(existing) > 1 else ''} of this run's files: "
+                        "choose another output folder or pass overwrite=true")
+
+
 @torch.no_grad()
 def restore(ckpt_path: str | Path, input: str | Path, output: str | Path, corrupt: bool = False,
-            device: str = "cpu", batch_size: int = 64) -> list[Path]:
+            device: str = "cpu", batch_size: int = 64, overwrite: bool = False) -> list[Path]:
     """Restore every image under ``input`` into ``output``; returns the written restored files."""
     from torchvision.utils import save_image
 
     model, data = load_model(ckpt_path, device)
     files = list_images(input)
-    out_dir = Path(output)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    names, out_dir = output_names(files, input), Path(output)
+    check_outputs(files, names, out_dir, corrupt, overwrite)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DataError(f"output={out_dir}: cannot create the folder ({e.strerror or type(e).__name__})") from None
     written = []
     for start in range(0, len(files), batch_size):
         chunk = files[start:start + batch_size]
@@ -86,8 +161,7 @@ def restore(ckpt_path: str | Path, input: str | Path, output: str | Path, corrup
             keys = torch.arange(start, start + len(chunk), device=device)
             x, _ = apply_corruptions(getattr(data, "corruptions", []), x, 0, keys)
         restored = model(x).clamp(0, 1)
-        for f, xi, ri in zip(chunk, x, restored):
-            name = f.stem if len(files) == 1 or Path(input).is_file() else "_".join(f.relative_to(input).with_suffix("").parts)
+        for name, xi, ri in zip(names[start:start + batch_size], x, restored):
             if corrupt:
                 save_image(xi.clamp(0, 1), out_dir / f"{name}_corrupted.png")
             save_image(ri, out_dir / f"{name}.png")
@@ -96,14 +170,16 @@ def restore(ckpt_path: str | Path, input: str | Path, output: str | Path, corrup
 
 
 def main(argv: list[str]) -> int:
-    args = dict(a.split("=", 1) for a in argv if "=" in a)
-    bad = [a for a in argv if "=" not in a] + [k for k in args if k not in ("ckpt_path", "input", "output", "corrupt", "device")]
-    if bad or not {"ckpt_path", "input", "output"} <= set(args):
-        print(f"error: {USAGE} (got {' '.join(argv) or 'nothing'})", file=sys.stderr)
-        return 2
-    corrupt = args.get("corrupt", "false").lower() in ("1", "true", "yes")
     try:
-        written = restore(args["ckpt_path"], args["input"], args["output"], corrupt, args.get("device", "cpu"))
+        args = parse_key_values(argv, ("ckpt_path", "input", "output"), ("corrupt", "device", "overwrite"))
+        corrupt = parse_bool("corrupt", args.get("corrupt", "false"))
+        overwrite = parse_bool("overwrite", args.get("overwrite", "false"))
+        device = parse_device("device", args.get("device", "cpu"))
+    except ConfigError as e:
+        print(f"error: {e}; {USAGE}", file=sys.stderr)
+        return 2
+    try:
+        written = restore(args["ckpt_path"], args["input"], args["output"], corrupt, device, overwrite=overwrite)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

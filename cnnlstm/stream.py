@@ -8,6 +8,7 @@ audio duration). Options: ``chunk_ms`` (default 100), ``device`` (default cpu),
 ``threads`` (torch threads, default 1).
 """
 
+import math
 import sys
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ from cnnlstm.engine.builder import build_model
 from cnnlstm.engine.checkpoint import load_checkpoint
 from cnnlstm.engine.ema import inference_weights
 from cnnlstm.errors import CheckpointError, ConfigError, UserError
+from cnnlstm.restore import parse_device, parse_key_values
 
 USAGE = "usage: python -m cnnlstm.stream ckpt_path=PATH wav=FILE [chunk_ms=100] [device=cpu] [threads=1]"
 
@@ -50,9 +52,13 @@ def load_streaming_model(ckpt_path: str | Path, device: str = "cpu"):
 def stream_file(model, wav: str | Path, chunk_ms: float = 100.0, device: str = "cpu", names=None, out=print) -> dict:
     """Stream ``wav`` through ``model`` in ``chunk_ms`` chunks, printing a line per chunk; returns
     the final prediction, the per-frame logits and the real-time factor."""
+    if isinstance(chunk_ms, bool) or not isinstance(chunk_ms, (int, float)) or not 0 < chunk_ms < math.inf:
+        raise ConfigError(f"chunk_ms must be a number of milliseconds > 0, got {chunk_ms!r}")
     rate = model.frontend.sample_rate
+    chunk = round(chunk_ms * rate / 1000)
+    if chunk < 1:
+        raise ConfigError(f"chunk_ms={chunk_ms:g} is shorter than one sample at {rate} Hz")
     audio = torch.from_numpy(read_wav(Path(wav), rate, resample=True, min_samples=1))[None].to(device)  # (1, S)
-    chunk = max(1, round(chunk_ms * rate / 1000))
     state, logits, busy = None, [], 0.0
     for start in range(0, audio.shape[1], chunk):
         tick = time.perf_counter()
@@ -75,15 +81,31 @@ def stream_file(model, wav: str | Path, chunk_ms: float = 100.0, device: str = "
     return {"logits": torch.cat(logits, dim=1), "rtf": rtf, "prediction": name if logits else None}
 
 
+def parse_number(key: str, value: str, cast=float):
+    """``value`` as a number > 0 (``cast`` int or float); ConfigError naming ``key`` otherwise."""
+    try:
+        number = cast(value)
+    except ValueError:
+        number = None
+    if number is None or not 0 < number < math.inf:  # also refuses nan
+        kind = "an integer" if cast is int else "a number"
+        raise ConfigError(f"{key} must be {kind} > 0, got {value!r}")
+    return number
+
+
 def main(argv: list[str]) -> int:
-    args = dict(a.split("=", 1) for a in argv if "=" in a)
-    if any("=" not in a for a in argv) or "ckpt_path" not in args or "wav" not in args:
-        print(f"error: {USAGE}", file=sys.stderr)
+    try:
+        args = parse_key_values(argv, ("ckpt_path", "wav"), ("chunk_ms", "device", "threads"))
+        chunk_ms = parse_number("chunk_ms", args.get("chunk_ms", "100"))
+        threads = parse_number("threads", args.get("threads", "1"), int)
+        device = parse_device("device", args.get("device", "cpu"))
+    except ConfigError as e:
+        print(f"error: {e}; {USAGE}", file=sys.stderr)
         return 2
     try:
-        torch.set_num_threads(int(args.get("threads", 1)))
-        model, names = load_streaming_model(args["ckpt_path"], args.get("device", "cpu"))
-        stream_file(model, args["wav"], float(args.get("chunk_ms", 100)), args.get("device", "cpu"), names)
+        torch.set_num_threads(threads)
+        model, names = load_streaming_model(args["ckpt_path"], device)
+        stream_file(model, args["wav"], chunk_ms, device, names)
     except (UserError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

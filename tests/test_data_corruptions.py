@@ -1,7 +1,15 @@
 import pytest
 import torch
 
-from cnnlstm.data.corruptions import BlankBoxes, BlankHalf, BlankRows, GaussianNoise, SaltAndPepper, corrupt
+from cnnlstm.data.corruptions import (
+    BlankBoxes,
+    BlankHalf,
+    BlankRows,
+    GaussianNoise,
+    SaltAndPepper,
+    check_corruptions,
+    corrupt,
+)
 from cnnlstm.errors import ConfigError
 
 PAPER = [BlankHalf("lower"), GaussianNoise(0.2)]
@@ -74,9 +82,23 @@ def test_noise_on_top_of_blank_keeps_the_mask():
 
 
 def test_bad_arguments():
-    with pytest.raises(ConfigError, match="side must be one of"):
-        BlankHalf("middle")
-    with pytest.raises(ConfigError, match="sigma must be"):
-        GaussianNoise(-1)
+    with pytest.raises(ConfigError, match=r"corruption\[0\]\.side must be one of"):
+        corrupt([BlankHalf("middle")], torch.ones(1, 1, 4, 4), 0, torch.arange(1))
+    with pytest.raises(ConfigError, match=r"corruption\[1\]\.sigma must be"):
+        check_corruptions([BlankHalf(), GaussianNoise(-1)])
     with pytest.raises(ConfigError, match="corruption\\[0\\]"):
         corrupt([{"side": "lower"}], torch.ones(1, 1, 4, 4), 0, torch.arange(1))
+
+
+@pytest.mark.parametrize("override,message", [
+    ("data.corruption.1.sigma=-1", r"^data\.corruption\[1\]\.sigma must be >= 0, got -1"),
+    ("data.corruption.0.side=middle", r"^data\.corruption\[0\]\.side must be one of"),
+    ("+data.corruption.0.value=3", r"^data\.corruption\[0\]\.value must be in \[0, 1\]"),
+])
+def test_config_errors_name_the_real_key(override, message):
+    from conftest import compose_config
+
+    from cnnlstm.engine.builder import build
+
+    with pytest.raises(ConfigError, match=message):
+        build(compose_config("model=denoiser", override).data, "data")

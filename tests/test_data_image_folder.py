@@ -52,3 +52,37 @@ def test_missing_or_empty_root(tmp_path):
         ImageFolder(root=str(tmp_path / "nope")).setup()
     with pytest.raises(DataError, match="holds 0 images"):
         ImageFolder(root=str(tmp_path)).setup()
+
+
+def test_fractions_leaving_no_training_images(folder):
+    with pytest.raises(DataError, match=r"data\.val_fraction=0\.95 \+ data\.test_fraction=0\.1 must be < 1"):
+        ImageFolder(root=str(folder), val_fraction=0.95, test_fraction=0.1)
+    data = ImageFolder(root=str(folder), val_fraction=0.55, test_fraction=0.4)  # rounds to 6 + 4 of 10
+    with pytest.raises(DataError, match=r"data\.val_fraction=0\.55 and data\.test_fraction=0\.4 leave no training "
+                                        r"images: 10 images would split into val 6, test 4, train 0"):
+        data.setup()
+
+
+def test_split_errors_are_one_line_through_the_config(folder):
+    from conftest import compose_config
+
+    from cnnlstm.engine.builder import build
+
+    cfg = compose_config("model=conv_autoencoder", "data=image_folder", f"data.root={folder}", "data.val_fraction=0.95")
+    with pytest.raises(DataError, match=r"^data\.val_fraction=0\.95 \+ data\.test_fraction=0\.1 must be < 1[^\n]*$"):
+        build(cfg.data, "data")
+
+
+def test_images_too_small_for_ssim_are_refused_before_training(folder):
+    from conftest import compose_config
+
+    from cnnlstm.engine.builder import build
+    from cnnlstm.errors import ConfigError
+
+    cfg = compose_config("model=denoiser", "data=image_folder", f"data.root={folder}", "data.size=5")
+    with pytest.raises(ConfigError, match=r"^data\.size must be at least 6 pixels for the SSIM metric's 11-pixel "
+                                          r"window, got \[5, 5\]$"):
+        build(cfg.data, "data")
+    with pytest.raises(ConfigError, match=r"size must be at least 6"):
+        ImageFolder(root=str(folder), size=[16, 4])
+    assert ImageFolder(root=str(folder), size=6).size == (6, 6)

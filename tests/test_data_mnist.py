@@ -75,3 +75,27 @@ def test_torchvision_offline_and_absent_gives_one_clear_error(tmp_path, monkeypa
         data.setup()
     with pytest.raises(DataError, match="could not be downloaded"):
         MNIST(source="torchvision", root=str(tmp_path), download=False).setup()
+
+
+def test_torchvision_offline_creates_no_folders(tmp_path, monkeypatch):
+    import torchvision.datasets.utils as tv_utils
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(tv_utils, "_urlretrieve", offline)
+    missing = tmp_path / "typo" / "data"
+    with pytest.raises(DataError, match="could not be downloaded"):
+        MNIST(source="torchvision", root=str(missing), download=True).setup()
+    assert not (tmp_path / "typo").exists()
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("user file")
+    with pytest.raises(DataError, match="could not be downloaded"):
+        MNIST(source="torchvision", root=str(tmp_path / "mine"), download=True).setup()
+    assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["notes.txt"]  # the user's folder is kept
+
+
+def test_held_out_splits_leaving_no_training_digits():
+    with pytest.raises(DataError, match=r"data\.n_val=2500, data\.n_test=2500 leave no training digits.*train would get 0"):
+        MNIST(n_train=None, n_val=2500, n_test=2500).setup()
+    assert MNIST(n_train=None, n_val=2500, n_test=2499, batch_size=1).setup() is None

@@ -101,3 +101,19 @@ def test_shuffle_resume_position_and_ranks():
 def test_bad_arguments_name_the_key(kwargs, key):
     with pytest.raises(ConfigError, match=key):
         MovingSquares(**kwargs)
+
+
+@pytest.mark.parametrize("value", [0, -4])
+def test_non_positive_eval_batch_size_is_an_error_not_batch_size(value):
+    with pytest.raises(ConfigError, match=f"eval_batch_size must be >= 1, got {value}"):
+        MovingSquares(batch_size=8, eval_batch_size=value)
+    assert MovingSquares(batch_size=8, eval_batch_size=None).eval_batch_size == 8  # null: the training batch
+
+
+def test_eval_batch_size_error_names_the_config_key():
+    from conftest import compose_config
+
+    from cnnlstm.engine.builder import build
+
+    with pytest.raises(ConfigError, match=r"^data\.eval_batch_size must be >= 1, got 0$"):
+        build(compose_config("data.eval_batch_size=0").data, "data")

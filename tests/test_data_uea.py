@@ -62,3 +62,23 @@ def test_noise_augments_only_training_batches():
     assert not torch.equal(a["x"], b["x"])
     pad = torch.arange(a["x"].shape[1])[None] >= a["lengths"][:, None]
     assert a["x"][pad].abs().sum() == 0
+
+
+def test_only_classification_sets_are_listed_and_they_load():
+    have = shipped_datasets()
+    assert not {"CardanoSentiment", "Covid3Month"} & set(have)  # regression sets: load_classification fails
+    with pytest.raises(DataError) as error:
+        UEA("NoSuchSet")
+    listed = str(error.value).split("e.g. ")[1].split(" (")[0].split(", ")
+    assert listed and set(listed) <= set(have) and "CardanoSentiment" not in str(error.value)
+    for name in listed:
+        assert UEA(name).dims["num_outputs"] >= 2, name
+
+
+def test_val_fraction_leaving_no_training_series():
+    from cnnlstm.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"val_fraction=0\.99 leaves no training series.*train 0, val 270"):
+        UEA("JapaneseVowels", val_fraction=0.99)
+    with pytest.raises(ConfigError, match=r"val_fraction must be in \[0, 1\)"):
+        UEA("JapaneseVowels", val_fraction=1.0)

@@ -73,3 +73,20 @@ def test_root_errors(tmp_path):
     with pytest.raises(DataError, match="no class folders"):
         WavFolder(tmp_path)
     torch.manual_seed(0)
+
+
+def test_length_shorter_than_one_window_is_refused(tones):
+    with pytest.raises(ConfigError, match=r"length=100 samples is shorter than data.min_samples=400.*window"):
+        WavFolder(tones, sample_rate=8000, length=100)
+    assert WavFolder(tones, sample_rate=8000, length=400).split_size("train") > 0
+
+
+def test_length_error_names_the_config_key(tones):
+    from conftest import compose_config
+
+    from cnnlstm.engine.builder import build
+
+    cfg = compose_config("model=cldnn_streaming", "data=wav_folder", f"data.root={tones}", "data.length=100")
+    with pytest.raises(ConfigError, match=r"^data\.length=100 samples .*data\.min_samples=400") as error:
+        build(cfg.data, "data")
+    assert "\n" not in str(error.value)

@@ -60,3 +60,27 @@ def test_cli_refuses_a_model_without_front_end(tmp_path, capsys):
     train(cfg, tmp_path)
     assert main([f"ckpt_path={tmp_path / 'checkpoints' / 'last.pt'}", "wav=x.wav"]) == 2
     assert "takes feature frames, not audio" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("arg,message", [
+    ("chunk_ms=0", "chunk_ms must be a number > 0, got '0'"), ("chunk_ms=-20", "chunk_ms must be a number > 0"),
+    ("chunk_ms=abc", "chunk_ms must be a number > 0, got 'abc'"), ("chunk_ms=inf", "chunk_ms must be"),
+    ("chunkms=10", "unknown key 'chunkms'"), ("threads=0", "threads must be an integer > 0"),
+    ("device=gpu0", "device must be a torch device"), ("verbose", "'verbose' is not key=value"),
+])
+def test_cli_bad_arguments_give_one_line_naming_the_key(arg, message, capsys):
+    assert main(["ckpt_path=missing.pt", "wav=missing.wav", arg]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+
+
+def test_stream_file_refuses_chunks_without_samples(trained):
+    from cnnlstm.errors import ConfigError
+
+    root, ckpt = trained
+    model, _ = load_streaming_model(ckpt)
+    lines = []
+    for chunk_ms in (0, -5, 0.01):  # 0.01 ms is less than one sample at 8 kHz
+        with pytest.raises(ConfigError, match="chunk_ms"):
+            stream_file(model, root / "tone1" / "000.wav", chunk_ms=chunk_ms, out=lines.append)
+    assert lines == []

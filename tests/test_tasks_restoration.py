@@ -137,3 +137,15 @@ def test_validation_grid_and_samples_png(tmp_path):
     assert (tmp_path / "samples.png").is_file() and (tmp_path / "attention.png").is_file()
     first, _ = task.sample_grid(model, data)
     assert torch.equal(first, task.sample_grid(model, data)[0])  # the same samples every time
+
+
+def test_smallest_image_size_check_matches_the_ssim_metrics():
+    from cnnlstm.tasks.restoration import check_image_size
+
+    check_image_size("data.size", (6, 6))
+    m = scores(torch.rand(2, 1, 6, 6), torch.rand(2, 1, 6, 6))  # the smallest size passing the check works
+    assert math.isfinite(m["ssim"])
+    with pytest.raises(ConfigError, match=r"data\.size must be at least 6 pixels .*got \[5, 8\]"):
+        check_image_size("data.size", (5, 8))
+    with pytest.raises(Exception, match="Padding size"):  # what the check saves the user from, after training
+        scores(torch.rand(2, 1, 5, 5), torch.rand(2, 1, 5, 5))

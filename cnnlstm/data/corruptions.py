@@ -10,15 +10,52 @@ same whatever the batch size, order, device or rank. Configs list them under ``d
     corruption:
       - {_target_: cnnlstm.data.corruptions.BlankHalf, side: lower}
       - {_target_: cnnlstm.data.corruptions.GaussianNoise, sigma: 0.2}
+
+Arguments are checked by :func:`check_corruptions` (the data source calls it when it is built,
+:func:`corrupt` before applying them), not in the constructors: Hydra builds the list entries
+before the data source, and only the list knows the real key of a bad value,
+``data.corruption[1].sigma``.
 """
 
 from collections.abc import Sequence
 
 import torch
 
-from cnnlstm.checks import one_of, positive_float, probability
+from cnnlstm.checks import one_of, positive_float, positive_int, probability
 from cnnlstm.data.counter_rng import hash_u32, normal, uniform
 from cnnlstm.errors import ConfigError
+
+
+class Corruption:
+    """Base class: the constructor stores its arguments as given; :meth:`validate` checks and
+    normalises them in place (idempotent), raising ConfigError whose message starts with the
+    argument's name."""
+
+    def validate(self) -> None:
+        """Check the arguments; subclasses override."""
+
+
+def fill_value(name: str, value) -> float:
+    """A fill value: a number in [0, 1] (the images' range)."""
+    value = positive_float(name, value, allow_zero=True)
+    if value > 1:
+        raise ConfigError(f"{name} must be in [0, 1], got {value:g}")
+    return value
+
+
+def check_corruptions(corruptions: Sequence | None, key: str = "corruption") -> list:
+    """Validate every entry of a corruption list; a bad one raises ConfigError naming its real key,
+    ``corruption[1].sigma must be >= 0, got -1``. Returns the list."""
+    corruptions = list(corruptions or [])
+    for j, corruption in enumerate(corruptions):
+        if not callable(corruption):
+            raise ConfigError(f"{key}[{j}] must be a corruption object (a config with a _target_), "
+                              f"got {corruption!r}")
+        try:
+            getattr(corruption, "validate", lambda: None)()
+        except ConfigError as e:
+            raise ConfigError(f"{key}[{j}].{e}") from None
+    return corruptions
 
 
 def _pixel_keys(x: torch.Tensor, keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -27,7 +64,7 @@ def _pixel_keys(x: torch.Tensor, keys: torch.Tensor) -> tuple[torch.Tensor, torc
     return keys.long().view(-1, 1, 1, 1), pixels
 
 
-class BlankHalf:
+class BlankHalf(Corruption):
     """Set one half of the image to ``value`` (the paper: the lower half black).
 
     Args:
@@ -36,8 +73,11 @@ class BlankHalf:
     """
 
     def __init__(self, side: str = "lower", value: float = 0.0) -> None:
-        self.side = one_of("side", side, ("lower", "upper", "left", "right"))
-        self.value = float(value)
+        self.side, self.value = side, value
+
+    def validate(self) -> None:
+        self.side = one_of("side", self.side, ("lower", "upper", "left", "right"))
+        self.value = fill_value("value", self.value)
 
     def __call__(self, x, mask, seed, keys):
         h, w = x.shape[-2:]
@@ -54,7 +94,7 @@ class BlankHalf:
         return x.masked_fill(region, self.value), mask
 
 
-class BlankBoxes:
+class BlankBoxes(Corruption):
     """Blank ``count`` random axis-aligned boxes per image.
 
     Args:
@@ -64,13 +104,16 @@ class BlankBoxes:
     """
 
     def __init__(self, count: int = 1, min_size: float = 0.25, max_size: float = 0.5, value: float = 0.0) -> None:
-        self.count = int(count)
-        self.min_size = positive_float("min_size", min_size)
-        self.max_size = positive_float("max_size", max_size)
-        if self.count < 1 or not self.min_size <= self.max_size <= 1:
-            raise ConfigError(f"count must be >= 1 and 0 < min_size <= max_size <= 1, got count={count}, "
-                              f"min_size={min_size}, max_size={max_size}")
-        self.value = float(value)
+        self.count, self.min_size, self.max_size, self.value = count, min_size, max_size, value
+
+    def validate(self) -> None:
+        self.count = positive_int("count", self.count)
+        self.min_size = positive_float("min_size", self.min_size)
+        self.max_size = positive_float("max_size", self.max_size)
+        if not self.min_size <= self.max_size <= 1:
+            raise ConfigError(f"min_size and max_size must satisfy 0 < min_size <= max_size <= 1, "
+                              f"got min_size={self.min_size:g}, max_size={self.max_size:g}")
+        self.value = fill_value("value", self.value)
 
     def __call__(self, x, mask, seed, keys):
         h, w = x.shape[-2:]
@@ -89,12 +132,15 @@ class BlankBoxes:
         return x.masked_fill(region, self.value), mask | region
 
 
-class BlankRows:
+class BlankRows(Corruption):
     """Blank a random ``fraction`` of the rows of each image (each row independently)."""
 
     def __init__(self, fraction: float = 0.25, value: float = 0.0) -> None:
-        self.fraction = probability("fraction", fraction)
-        self.value = float(value)
+        self.fraction, self.value = fraction, value
+
+    def validate(self) -> None:
+        self.fraction = probability("fraction", self.fraction)
+        self.value = fill_value("value", self.value)
 
     def __call__(self, x, mask, seed, keys):
         h = x.shape[-2]
@@ -104,26 +150,31 @@ class BlankRows:
         return x.masked_fill(region, self.value), mask | region
 
 
-class GaussianNoise:
+class GaussianNoise(Corruption):
     """Add Gaussian noise of standard deviation ``sigma`` to every pixel, then clip to [0, 1]."""
 
     def __init__(self, sigma: float = 0.2, clip: bool = True) -> None:
-        self.sigma = positive_float("sigma", sigma, allow_zero=True)
-        self.clip = bool(clip)
+        self.sigma, self.clip = sigma, clip
+
+    def validate(self) -> None:
+        self.sigma = positive_float("sigma", self.sigma, allow_zero=True)
+        if not isinstance(self.clip, bool):
+            raise ConfigError(f"clip must be true or false, got {self.clip!r}")
 
     def __call__(self, x, mask, seed, keys):
         x = x + self.sigma * normal(seed, *_pixel_keys(x, keys))
         return (x.clamp(0, 1) if self.clip else x), mask
 
 
-class SaltAndPepper:
+class SaltAndPepper(Corruption):
     """Set a fraction ``amount`` of pixels to 1 (salt) or 0 (pepper), salt with probability ``salt``."""
 
     def __init__(self, amount: float = 0.1, salt: float = 0.5) -> None:
-        self.amount = probability("amount", amount)
-        self.salt = positive_float("salt", salt, allow_zero=True)
-        if self.salt > 1:
-            raise ConfigError(f"salt must be in [0, 1], got {salt}")
+        self.amount, self.salt = amount, salt
+
+    def validate(self) -> None:
+        self.amount = probability("amount", self.amount)
+        self.salt = fill_value("salt", self.salt)
 
     def __call__(self, x, mask, seed, keys):
         k, p = _pixel_keys(x, keys)
@@ -141,9 +192,6 @@ def corrupt(corruptions: Sequence, x: torch.Tensor, seed: int,
     ``hash(seed, j)``, so adding one does not change the others' values.
     """
     mask = torch.zeros(x.shape[0], 1, *x.shape[-2:], dtype=torch.bool, device=x.device)
-    for j, corruption in enumerate(corruptions or ()):
-        if not callable(corruption):
-            raise ConfigError(f"corruption[{j}] must be a corruption object (a config with a _target_), "
-                              f"got {corruption!r}")
+    for j, corruption in enumerate(check_corruptions(corruptions)):
         x, mask = corruption(x, mask, int(hash_u32(seed, j)), keys)
     return x, mask

@@ -9,6 +9,7 @@ from cnnlstm.checks import int_list, one_of, positive_int, probability
 from cnnlstm.data.counter_rng import uniform
 from cnnlstm.data.restoration_base import RestorationData
 from cnnlstm.errors import DataError
+from cnnlstm.tasks.restoration import check_image_size
 
 
 class ImageFolder(RestorationData):
@@ -39,12 +40,16 @@ class ImageFolder(RestorationData):
         super().__init__(corruption, seed, batch_size, shuffle_seed, drop_last, eval_batch_size)
         self.root = Path(root)
         self.size = tuple(int_list("size", size, 2))
+        check_image_size("size", self.size)  # the restoration task's SSIM needs it; fail before training
         self.channels = one_of("channels", channels, (1, 3))
         self.mode = one_of("mode", mode, ("resize", "crop"))
         self.load_size = positive_int("load_size", load_size) if load_size is not None else max(self.size)
         if self.mode == "crop" and self.load_size < max(self.size):
             raise DataError(f"load_size={self.load_size} must be >= size {self.size} to crop from")
         self.fractions = (probability("val_fraction", val_fraction), probability("test_fraction", test_fraction))
+        if sum(self.fractions) >= 1:
+            raise DataError(f"data.val_fraction={val_fraction} + data.test_fraction={test_fraction} must be < 1: "
+                            "they leave no training images")
         self.seed = int(seed)
         self.dims = {"image_size": list(self.size), "in_channels": self.channels}
 
@@ -66,6 +71,16 @@ class ImageFolder(RestorationData):
             raise DataError(f"cannot read image {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
         return pil_to_tensor(image).float().div_(255)
 
+    def split_sizes(self, n: int) -> list[int]:
+        """``[val, test, train]`` sizes of ``n`` images (a non-zero fraction holds out at least one);
+        DataError naming the fractions when no training image would be left."""
+        held = [max(1, round(n * f)) if f else 0 for f in self.fractions]
+        if n - sum(held) < 1:
+            raise DataError(f"data.val_fraction={self.fractions[0]} and data.test_fraction={self.fractions[1]} "
+                            f"leave no training images: {n} images would split into val {held[0]}, "
+                            f"test {held[1]}, train {n - sum(held)}")
+        return held + [n - sum(held)]
+
     def setup(self, device="cpu", rank: int = 0, world_size: int = 1) -> None:
         from cnnlstm.restore import IMAGE_SUFFIXES
 
@@ -75,11 +90,10 @@ class ImageFolder(RestorationData):
         files = sorted(p for p in self.root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
         if len(files) < 3:
             raise DataError(f"data.root={self.root} holds {len(files)} images; at least 3 are needed (train/val/test)")
+        sizes = self.split_sizes(len(files))  # before reading: a bad split fails fast
         images = torch.stack([self._read(f) for f in files])  # (N, C, h, w)
         order = torch.randperm(len(files), generator=torch.Generator().manual_seed(self.seed))
-        n_val = max(1, round(len(files) * self.fractions[0])) if self.fractions[0] else 0
-        n_test = max(1, round(len(files) * self.fractions[1])) if self.fractions[1] else 0
-        parts = order.split([n_val, n_test, len(files) - n_val - n_test])
+        parts = order.split(sizes)
         self.images = {split: images[idx].to(self.device) for split, idx in zip(("val", "test", "train"), parts)}
 
     def clean(self, split: str, indices: torch.Tensor) -> torch.Tensor:

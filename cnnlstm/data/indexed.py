@@ -18,7 +18,8 @@ class IndexedData(ABC):
     arguments the data decides (``num_outputs``, ``in_features`` ...). This class does the rest:
     the per-epoch shuffle from ``shuffle_seed``, resuming mid-epoch at a batch position, and the
     split of a global batch between ranks, so ``world_size`` ranks with batch ``b`` see exactly
-    the samples one process with batch ``world_size * b`` sees.
+    the samples one process with batch ``world_size * b`` sees. ``eval_batch_size`` is the batch
+    of the val/test splits; ``None`` (``null`` in a config) uses ``batch_size``.
     """
 
     dims: dict[str, object] = {}
@@ -26,7 +27,8 @@ class IndexedData(ABC):
     def __init__(self, batch_size: int = 32, shuffle_seed: int = 0, drop_last: bool = False,
                  eval_batch_size: int | None = None) -> None:
         self.batch_size = positive_int("batch_size", batch_size)
-        self.eval_batch_size = positive_int("eval_batch_size", eval_batch_size or batch_size)
+        # null means "the training batch size"; 0 is an error, not a synonym for null
+        self.eval_batch_size = positive_int("eval_batch_size", batch_size if eval_batch_size is None else eval_batch_size)
         self.shuffle_seed = int(shuffle_seed)
         self.drop_last = bool(drop_last)
         self.device = torch.device("cpu")

@@ -1,14 +1,18 @@
-"""Write a small Speech Commands style folder of synthetic tones: ``python -m cnnlstm.data.make_tones DIR``.
+"""Write a small Speech Commands style folder of synthetic tones: ``python -m cnnlstm.data.make_tones DIR [N]``.
 
 Class ``tone<k>`` holds noisy tones of one pitch with random length, amplitude and phase; a tenth
 of the files go into ``validation_list.txt`` and a tenth into ``testing_list.txt``. Used by the
-tests and to try ``data=wav_folder`` without downloading anything.
+tests and to try ``data=wav_folder`` without downloading anything. The command line refuses a
+``DIR`` that already holds files, so it never replaces someone's dataset lists or recordings.
 """
 
+import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
+
+from cnnlstm.checks import positive_int
 
 FREQS = (330.0, 660.0, 1320.0, 2640.0)
 
@@ -17,6 +21,8 @@ def make_tone_folder(root: str | Path, per_class: int = 20, freqs=FREQS, sample_
                      min_s: float = 0.3, max_s: float = 1.0, noise: float = 0.05, seed: int = 0) -> list[str]:
     """Create the folder; returns the class names."""
     import soundfile
+
+    positive_int("per_class", per_class)
 
     root, rng = Path(root), np.random.default_rng(seed)
     names, held = [], {"validation_list.txt": [], "testing_list.txt": []}
@@ -40,8 +46,38 @@ def make_tone_folder(root: str | Path, per_class: int = 20, freqs=FREQS, sample_
     return names
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports bad arguments as the project's one ``error: ...`` line, exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def positive_count(text: str) -> int:
+    """argparse type of ``files_per_class``: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def main(argv: list[str]) -> int:
+    """Parse ``DIR [files_per_class]`` (argparse: ``--help``, one-line errors, exit 2) and write the folder."""
+    parser = OneLineParser(prog="python -m cnnlstm.data.make_tones",
+                           description="Write a Speech Commands style folder of synthetic tones (data=wav_folder).")
+    parser.add_argument("dir", type=Path, help="folder to create (must be absent or empty)")
+    parser.add_argument("files_per_class", type=positive_count, nargs="?", default=20,
+                        help="WAV files per class (default 20)")
+    args = parser.parse_args(argv)
+    if args.dir.exists() and (not args.dir.is_dir() or any(args.dir.iterdir())):
+        parser.error(f"DIR {args.dir} already exists and is not an empty folder: choose a new one")
+    classes = make_tone_folder(args.dir, args.files_per_class)
+    print(f"wrote {args.dir}: classes {', '.join(classes)}")
+    return 0
+
+
 if __name__ == "__main__":
-    if len(sys.argv) not in (2, 3):
-        sys.exit("usage: python -m cnnlstm.data.make_tones DIR [files_per_class]")
-    classes = make_tone_folder(sys.argv[1], *(int(a) for a in sys.argv[2:]))
-    print(f"wrote {sys.argv[1]}: classes {', '.join(classes)}")
+    sys.exit(main(sys.argv[1:]))

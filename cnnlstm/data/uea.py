@@ -5,32 +5,43 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cnnlstm.checks import positive_float, positive_int
+from cnnlstm.checks import positive_float, positive_int, probability
 from cnnlstm.data.padded import PaddedSequences
 from cnnlstm.errors import ConfigError, DataError
 
 
+def _header(name: str) -> dict[str, str]:
+    """The ``@key value`` lines of a shipped set's ``_TRAIN.ts`` header, keys lower-cased."""
+    import aeon.datasets
+
+    path = Path(aeon.datasets.__file__).parent / "data" / name / f"{name}_TRAIN.ts"
+    header = {}
+    with open(path, errors="replace") as f:
+        for line in f:
+            key, _, value = line.strip().partition(" ")
+            if key.lower() == "@data":
+                break
+            if key.startswith("@"):
+                header[key[1:].lower()] = value.strip().lower()
+    return header
+
+
 def shipped_datasets() -> list[str]:
-    """Names of the classification sets aeon has on disk (loadable offline)."""
+    """Names of the classification sets aeon has on disk (loadable offline).
+
+    aeon also ships regression sets (``@targetLabel``, e.g. CardanoSentiment) in the same folder;
+    they fail in ``load_classification``, so only sets whose header says ``@classLabel true`` count.
+    """
     import aeon.datasets
 
     root = Path(aeon.datasets.__file__).parent / "data"
     return sorted(p.name for p in root.iterdir() if (p / f"{p.name}_TRAIN.ts").is_file()
-                  and (p / f"{p.name}_TEST.ts").is_file())
+                  and (p / f"{p.name}_TEST.ts").is_file() and _header(p.name).get("classlabel", "").startswith("true"))
 
 
 def is_multivariate(name: str) -> bool:
     """Whether a shipped set has several channels (read from its ``.ts`` header)."""
-    import aeon.datasets
-
-    path = Path(aeon.datasets.__file__).parent / "data" / name / f"{name}_TRAIN.ts"
-    with open(path, errors="replace") as f:
-        for line in f:
-            if line.lower().startswith("@univariate"):
-                return line.split()[-1].lower() == "false"
-            if line.lower().startswith("@data"):
-                break
-    return False
+    return _header(name).get("univariate") == "false"
 
 
 def load_split(name: str, split: str, extract_path: str | None = None) -> tuple[list[np.ndarray], np.ndarray]:
@@ -99,8 +110,7 @@ class UEA(PaddedSequences):
                  normalize: bool = True, extract_path: str | None = None, noise_std: float = 0.0, batch_size: int = 32,
                  eval_batch_size: int | None = None, shuffle_seed: int = 0, drop_last: bool = False) -> None:
         super().__init__(batch_size, shuffle_seed, drop_last, eval_batch_size)
-        if not 0 <= val_fraction < 1:
-            raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction}")
+        val_fraction = probability("val_fraction", val_fraction)
         self.name = str(name)
         self.noise_std = positive_float("noise_std", noise_std, allow_zero=True)
         train, y_train = load_split(self.name, "train", extract_path)
@@ -108,6 +118,9 @@ class UEA(PaddedSequences):
         self.classes = sorted(set(y_train) | set(y_test))
         index = {c: i for i, c in enumerate(self.classes)}
         keep, held = stratified_split(y_train, val_fraction, positive_int("split_seed", split_seed, allow_zero=True))
+        if len(keep) == 0:
+            raise ConfigError(f"val_fraction={val_fraction} leaves no training series: the {len(y_train)} of "
+                              f"{self.name}'s training split would give train 0, val {len(held)}")
         parts = {"train": ([train[i] for i in keep], y_train[keep]), "val": ([train[i] for i in held], y_train[held]),
                  "test": (test, y_test)}
         self.tensors: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}

@@ -59,8 +59,10 @@ class WavFolder(PaddedSequences):
         root: the dataset folder.
         sample_rate: rate every file must have (or is resampled to with ``resample=true``).
         length: ``None`` keeps each file's length (variable-length batches); an int crops or
-            zero-pads every file to that many samples (``crop``: ``start`` or ``center``).
-        min_samples: shorter files are bad (default 400: one 25 ms frame at 16 kHz).
+            zero-pads every file to that many samples (``crop``: ``start`` or ``center``); at least
+            ``min_samples``.
+        min_samples: shorter files are bad (default 400: one 25 ms frame at 16 kHz, the log-mel
+            front end's window; lower it only with a shorter ``model.frontend.win_ms``).
         skip_bad: skip corrupt, empty, unreadable, too-short files and list entries naming
             missing files with one warning giving the count; otherwise the first is an error.
         batch_size, eval_batch_size, shuffle_seed, drop_last: see :class:`IndexedData`.
@@ -80,6 +82,11 @@ class WavFolder(PaddedSequences):
         self.length = None if length is None else positive_int("length", length)
         self.crop = one_of("crop", crop, ("start", "center"))
         self.min_samples = positive_int("min_samples", min_samples)
+        if self.length is not None and self.length < self.min_samples:
+            # a clip shorter than one analysis window gives the model 0 frames: it would train at chance
+            raise ConfigError(f"length={self.length} samples is shorter than data.min_samples={self.min_samples}, "
+                              "the one analysis window a clip needs to give the model a frame (25 ms at 16 kHz "
+                              "= 400 samples); set data.length >= data.min_samples")
         self.skip_bad = bool(skip_bad)
         self.classes = class_names(self.root)
         if not self.classes:

@@ -1,7 +1,8 @@
 """Learning-rate schedules stepped once per optimizer step; each takes ``total_steps``.
 
 Configs build them as partials (``_partial_: true``); the run calls them with the optimizer and
-the run's number of optimizer steps, which only the trainer knows.
+the run's number of optimizer steps, which only the trainer knows. Argument errors start with the
+argument's name, so the run reports them as ``scheduler.<name> ...``.
 """
 
 import math
@@ -10,6 +11,15 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
 
 from cnnlstm.checks import positive_float, positive_int
+from cnnlstm.errors import ConfigError
+
+
+def unit_interval(name: str, value, *, allow_zero: bool = True) -> float:
+    """Return ``value`` as a float in [0, 1] (or (0, 1] without ``allow_zero``), or raise naming ``name``."""
+    value = positive_float(name, value, allow_zero=allow_zero)
+    if value > 1:
+        raise ConfigError(f"{name} must be in {'[0' if allow_zero else '(0'}, 1], got {value:g}")
+    return value
 
 
 def constant(optimizer: Optimizer, total_steps: int, warmup_steps: int = 0) -> LambdaLR:
@@ -21,7 +31,7 @@ def constant(optimizer: Optimizer, total_steps: int, warmup_steps: int = 0) -> L
 def cosine(optimizer: Optimizer, total_steps: int, warmup_steps: int = 0, min_lr_ratio: float = 0.0) -> LambdaLR:
     """Linear warm-up, then cosine decay to ``min_lr_ratio`` times the base rate at ``total_steps``."""
     warmup = positive_int("warmup_steps", warmup_steps, allow_zero=True)
-    floor = positive_float("min_lr_ratio", min_lr_ratio, allow_zero=True)
+    floor = unit_interval("min_lr_ratio", min_lr_ratio)  # > 1 would raise the rate as it "decays"
 
     def factor(step: int) -> float:
         if step < warmup:
@@ -33,7 +43,7 @@ def cosine(optimizer: Optimizer, total_steps: int, warmup_steps: int = 0, min_lr
 
 
 def step_decay(optimizer: Optimizer, total_steps: int, step_size: int = 1000, gamma: float = 0.5) -> LambdaLR:
-    """Multiply the rate by ``gamma`` every ``step_size`` optimizer steps."""
+    """Multiply the rate by ``gamma`` (in (0, 1]: a decay) every ``step_size`` optimizer steps."""
     size = positive_int("step_size", step_size)
-    g = positive_float("gamma", gamma)
+    g = unit_interval("gamma", gamma, allow_zero=False)
     return LambdaLR(optimizer, lambda step: g ** (step // size))

@@ -14,6 +14,7 @@ from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMe
 
 from cnnlstm.checks import one_of, positive_int
 from cnnlstm.engine.cuda_graphs import CudaGraphed
+from cnnlstm.errors import ConfigError
 from cnnlstm.tasks.base import StepOutput, Task
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,21 @@ log = logging.getLogger(__name__)
 WRAPPERS = (DistributedDataParallel, CudaGraphed)  # they take (*args, **kwargs) and hold .module
 
 LOSSES = {"mse": F.mse_loss, "l1": F.l1_loss, "bce": F.binary_cross_entropy}
+
+SSIM_WINDOW = 11  # Gaussian window of the SSIM metrics (sigma 1.5), as in the SSIM paper
+
+
+def check_image_size(key: str, size) -> None:
+    """Raise ConfigError naming ``key`` when images of ``size = (H, W)`` are too small for the SSIM window.
+
+    torchmetrics reflect-pads by half the window, which needs ``H, W > SSIM_WINDOW // 2``; smaller
+    images would train and then crash in the first validation. The window is not shrunk to fit:
+    SSIM with another window is a different metric, not comparable with other runs.
+    """
+    least = SSIM_WINDOW // 2 + 1
+    if min(size) < least:
+        raise ConfigError(f"{key} must be at least {least} pixels for the SSIM metric's {SSIM_WINDOW}-pixel "
+                          f"window, got {list(size)}")
 
 
 def accepts_target(model: nn.Module) -> bool:
@@ -51,7 +67,7 @@ class Restoration(Task):
 
     - ``mse``, ``psnr``, ``ssim`` over whole images. PSNR is ``10 log10(1 / MSE)`` of the MSE
       pooled over every pixel of the split (not a mean of per-image PSNRs); SSIM is the mean of
-      per-image SSIM (Gaussian window 11, sigma 1.5).
+      per-image SSIM (Gaussian window 11, sigma 1.5; images need H, W >= 6, see :func:`check_image_size`).
     - ``mse_masked``, ``psnr_masked``: the same over the blanked pixels only (``batch["mask"]``).
       ``ssim_masked``: the full-resolution SSIM map averaged over the blanked pixels (the map is
       computed on the whole image, so the window sees the context around the hole). All three are
@@ -88,7 +104,7 @@ class Restoration(Task):
         metrics.add_metrics({
             "mse": MeanSquaredError(),
             "psnr": PeakSignalNoiseRatio(data_range=1.0),
-            "ssim": StructuralSimilarityIndexMeasure(data_range=1.0),
+            "ssim": StructuralSimilarityIndexMeasure(data_range=1.0, kernel_size=SSIM_WINDOW),
             "mse_masked": MeanSquaredError(),
             "psnr_masked": PeakSignalNoiseRatio(data_range=1.0),
             "ssim_masked": MeanMetric(nan_strategy="ignore"),
@@ -110,8 +126,8 @@ class Restoration(Task):
         metrics["mse_masked"].update(pred[mask], y[mask])
         metrics["psnr_masked"].update(pred[mask], y[mask])
         metrics["psnr_masked_black"].update(torch.zeros_like(y[mask]), y[mask])
-        _, ssim_map = structural_similarity_index_measure(pred, y, data_range=1.0, reduction="none",
-                                                          return_full_image=True)  # (B, C, H, W)
+        _, ssim_map = structural_similarity_index_measure(pred, y, data_range=1.0, kernel_size=SSIM_WINDOW,
+                                                          reduction="none", return_full_image=True)  # (B, C, H, W)
         metrics["ssim_masked"].update(ssim_map[mask])
         metrics["psnr_masked_per_image"].update(per_image_masked_psnr(pred, y, mask))
         metrics["psnr_masked_black_per_image"].update(per_image_masked_psnr(torch.zeros_like(y), y, mask))
