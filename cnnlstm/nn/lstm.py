@@ -1,7 +1,13 @@
 """An ``nn.LSTM`` whose recurrence runs in a dtype you choose, whatever autocast is active."""
 
+import warnings
+
 import torch
 from torch import nn
+
+# torch warns on every process's first CPU LSTM with proj_size (the CLDNN paper's) that oneDNN
+# lacks it; the default kernel it falls back to is the right one, so the warning is only noise.
+warnings.filterwarnings("ignore", message="LSTM with projections is not supported with oneDNN")
 
 
 class LSTM(nn.LSTM):
