@@ -21,6 +21,10 @@ def test_config_differences_name_the_keys():
     saved = {"data": {"n_train": 3200, "root": "/a"}, "model": {"hidden": 8}, "trainer": {"max_epochs": 1}}
     current = {"data": {"n_train": 5000, "root": "/b"}, "model": {"hidden": 8}, "trainer": {"max_epochs": 9}}
     assert config_differences(saved, current) == ["data.n_train=5000 (checkpoint: 3200)"]
+    newer = current | {"model": {"hidden": 8, "added_since": 1}}  # an option added after the checkpoint
+    assert config_differences(saved, newer) == ["data.n_train=5000 (checkpoint: 3200)"]
+    assert config_differences(saved, current | {"model": {}}) == ["data.n_train=5000 (checkpoint: 3200)",
+                                                                  "model.hidden=<unset> (checkpoint: 8)"]
 
 
 def test_position_outside_the_epoch_is_refused(tmp_path):

@@ -15,7 +15,7 @@ from cnnlstm.errors import CheckpointError
 # Config sections the weights and the loop position depend on.
 RESUME_SECTIONS = ("model", "data", "task")
 # Keys that may change on resume without changing what is trained: where data lives, eval batching.
-MAY_CHANGE = ("data.root", "data.eval_batch_size", "data.num_workers", "data.pin_memory")
+MAY_CHANGE = ("data.root", "data.eval_batch_size", "data.num_workers", "data.pin_memory", "model.eval_chunk_frames")
 
 
 def flatten(config: dict, prefix: str = "") -> dict[str, object]:
@@ -31,10 +31,13 @@ def flatten(config: dict, prefix: str = "") -> dict[str, object]:
 
 
 def config_differences(saved: dict, current: dict) -> list[str]:
-    """``key=current (checkpoint: saved)`` for each key of :data:`RESUME_SECTIONS` that differs."""
+    """``key=current (checkpoint: saved)`` for each key of :data:`RESUME_SECTIONS` that differs.
+
+    Keys the checkpoint lacks are options added to cnnlstm since it was written (at their
+    defaults, they change nothing), so they do not count."""
     old = flatten({k: saved[k] for k in RESUME_SECTIONS if k in saved})
     new = flatten({k: current[k] for k in RESUME_SECTIONS if k in current})
-    keys = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k) and k not in MAY_CHANGE)
+    keys = sorted(k for k in old if old[k] != new.get(k, "<unset>") and k not in MAY_CHANGE)
     return [f"{k}={new.get(k, '<unset>')} (checkpoint: {old.get(k, '<unset>')})" for k in keys]
 
 

@@ -403,8 +403,9 @@ def _load_part(part, ckpt: dict, name: str, path: Path) -> None:
 def _loop_state(ckpt: dict, path: Path, n_batches: int) -> FitState:
     """The saved loop position, checked against this run's batches per epoch."""
     try:
+        if "rng" not in ckpt:
+            raise KeyError("rng")
         state = FitState(**ckpt["state"])
-        ckpt["rng"]
     except (KeyError, TypeError):
         raise CheckpointError(f"checkpoint {path} holds weights but no training state; "
                               "it cannot be resumed (use it with eval.py)") from None
