@@ -15,10 +15,9 @@ from cnnlstm.errors import CheckpointError
 
 
 def digest(run_dir):
-    """Hashes of everything a finished run wrote, except Hydra's own bookkeeping."""
+    """Hashes of everything a run wrote, Hydra's record included, except its log (which appends)."""
     return {p.relative_to(run_dir).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(run_dir.rglob("*")) if p.is_file() and ".hydra" not in p.parts
-            and p.name != "train.log"}
+            for p in sorted(run_dir.rglob("*")) if p.is_file() and p.name != "train.log"}
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +100,17 @@ def test_sigterm_saves_last_checkpoint_and_says_how_to_resume(tmp_path):
     assert "Resume with" in out
     ckpt = torch.load(tmp_path / "checkpoints/last.pt", weights_only=True)
     assert 3 <= ckpt["state"]["step"] < 100000 // 32
+    assert f"python train.py {' '.join(args[:-1])} hydra.run.dir={tmp_path}" in out  # the run's own command
+
+
+def test_a_refused_resume_leaves_the_run_directory_as_it_was_and_says_how_to_resume(tmp_path):
+    args = [*TINY_SQUARES, "trainer.max_steps=2", "logger=none", f"hydra.run.dir={tmp_path}"]
+    assert run_script("train.py", *args).returncode == 0
+    before = digest(tmp_path)
+    refused = run_script("train.py", *args, "data.batch_size=16")
+    assert_one_line_error(refused, "differs in data.batch_size=16 (checkpoint: 32)",
+                          f"resume it with: python train.py {' '.join(args[:-1])} hydra.run.dir={tmp_path}")
+    assert digest(tmp_path) == before
 
 
 def _env():

@@ -23,6 +23,10 @@ from cnnlstm.errors import UserError
 
 log = logging.getLogger("cnnlstm")
 
+# An existing run directory's config.yaml and Hydra record (.hydra/*) as they were before this run.
+_before_run: dict[Path, bytes] = {}
+_record_dir: list[Path] = []
+
 
 def hydra_run_dir() -> Path:
     """The job's output directory (Hydra does not chdir into it since 1.2)."""
@@ -60,8 +64,39 @@ def _fail(run_dir: Path, line: str, multirun: bool, code: int) -> float | None:
         log.error("%s", line)
         write_json(run_dir / "failure.json", {"error": line})
         return None
+    _put_back_hydra_record(run_dir)
     print(line, file=sys.stderr)
     sys.exit(code)
+
+
+def _put_back_hydra_record(run_dir: Path) -> None:
+    """A run refused before it started (its config.yaml untouched) leaves the directory as it was:
+    Hydra's record of the refused command is replaced by the one of the run that owns it."""
+    config = run_dir / "config.yaml"
+    if not _before_run or _before_run.get(config) != (config.read_bytes() if config.exists() else None):
+        return
+    record = _record_dir[0]
+    for path in list(record.iterdir()) if record.is_dir() else []:
+        if path.is_file() and path not in _before_run:
+            path.unlink()  # written for the refused command only
+    for path, content in _before_run.items():
+        path.write_bytes(content)
+    if record.is_dir() and not any(record.iterdir()):
+        record.rmdir()
+
+
+class KeepRunRecord(Callback):
+    """Snapshot a single run's ``.hydra`` record before Hydra rewrites it for this command, so a
+    refused run (a resume with other settings, bad input) can put it back."""
+
+    def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        run_dir = Path(str(config.hydra.run.dir))
+        record = run_dir / str(config.hydra.output_subdir or ".hydra")
+        _before_run.clear()
+        _record_dir[:] = [record]
+        if (run_dir / "config.yaml").is_file():
+            hydra_files = [p for p in record.iterdir() if p.is_file()] if record.is_dir() else []
+            _before_run.update({p: p.read_bytes() for p in [run_dir / "config.yaml", *hydra_files]})
 
 
 class FailedJobsExit(Callback):

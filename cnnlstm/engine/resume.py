@@ -42,17 +42,19 @@ def config_differences(saved: dict, current: dict) -> list[str]:
 
 
 def check_same_config(ckpt: dict, path: Path, current: dict | None) -> None:
-    """Raise CheckpointError naming the differing keys when ``ckpt`` was trained otherwise."""
+    """Raise CheckpointError naming the differing keys when ``ckpt`` was trained otherwise; the
+    message ends with the command that does resume it (from the overrides the checkpoint keeps)."""
     saved = ckpt.get("config") or {}
     if not saved or not current:
         return
     diffs = config_differences(saved, current)
     if diffs:
         shown = ", ".join(diffs[:4]) + (f" and {len(diffs) - 4} more" if len(diffs) > 4 else "")
-        raise CheckpointError(
-            f"cannot resume from {path}: this run differs in {shown}; rerun with the run's own overrides "
-            f"(see {path.parent.parent / '.hydra' / 'overrides.yaml'}) or train afresh in another hydra.run.dir"
-        )
+        overrides = ckpt.get("overrides")
+        how = (f"resume it with: {resume_command(path.parent.parent, overrides)}" if overrides is not None
+               else "rerun with the run's own overrides")
+        raise CheckpointError(f"cannot resume from {path}: this run differs in {shown}; {how}, "
+                              "or train afresh in another hydra.run.dir")
 
 
 def check_position(state_batch: int, n_batches: int, path: Path) -> None:
@@ -64,13 +66,22 @@ def check_position(state_batch: int, n_batches: int, path: Path) -> None:
         )
 
 
-def resume_command(run_dir: Path) -> str:
-    """The command that continues ``run_dir``: its own overrides (from Hydra's record) and its directory."""
-    overrides: list[str] = []
-    record = run_dir / ".hydra" / "overrides.yaml"
-    try:
-        overrides = [str(o) for o in yaml.safe_load(record.read_text()) or []]
-    except (OSError, yaml.YAMLError, TypeError):
-        pass
+def command_overrides() -> list[str] | None:
+    """The command-line overrides of the running Hydra job (None outside Hydra)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return None
+    return [str(o) for o in HydraConfig.get().overrides.task]
+
+
+def resume_command(run_dir: Path, overrides: list[str] | None = None) -> str:
+    """The command that continues ``run_dir``: its own overrides (given, else Hydra's record in
+    the directory) and the directory."""
+    if overrides is None:
+        try:
+            overrides = [str(o) for o in yaml.safe_load((run_dir / ".hydra" / "overrides.yaml").read_text()) or []]
+        except (OSError, yaml.YAMLError, TypeError):
+            overrides = []
     keep = [o for o in overrides if not o.lstrip("+~").startswith(("hydra.run.dir=", "trainer.resume="))]
     return " ".join(["python train.py", *map(shlex.quote, keep), shlex.quote(f"hydra.run.dir={run_dir}")])

@@ -20,6 +20,7 @@ from cnnlstm.engine.checkpoint import load_checkpoint
 from cnnlstm.engine.distributed import Distributed
 from cnnlstm.engine.ema import inference_weights
 from cnnlstm.engine.loggers import NullLogger
+from cnnlstm.engine.resume import command_overrides
 from cnnlstm.engine.rng import seed_everything
 from cnnlstm.engine.summary import model_summary
 from cnnlstm.errors import CheckpointError, ConfigError
@@ -83,7 +84,9 @@ def _train(cfg: DictConfig, run_dir: Path, trainer, dist: Distributed) -> dict[s
     try:
         logger.log_graph(model, args)
         start = time.perf_counter()
-        state = trainer.fit(model, task, data, optimizer, scheduler, run_dir, logger, config, dist)
+        log.info("run directory: %s", run_dir)
+        state = trainer.fit(model, task, data, optimizer, scheduler, run_dir, logger, config, dist,
+                            overrides=command_overrides())
         fit_seconds = time.perf_counter() - start
         test_ckpt = run_dir / "checkpoints" / f"{trainer.test_checkpoint}.pt"
         _load_weights(model, test_ckpt if test_ckpt.exists() else run_dir / "checkpoints" / "last.pt", trainer.device)
@@ -98,6 +101,7 @@ def _train(cfg: DictConfig, run_dir: Path, trainer, dist: Distributed) -> dict[s
             metrics[f"best/{trainer.monitor}"] = state.best_score
         if dist.is_main:
             write_json(run_dir / "metrics.json", metrics)
+            log.info("wrote %s", run_dir / "metrics.json")
             logger.log_hparams(flat_hparams(config), {k: float(v) for k, v in metrics.items()})
     finally:
         logger.close()

@@ -143,6 +143,7 @@ class Trainer:
             check_cuda_graphs(self.device, self.compile, self.accumulate, bool(self.checkpointed),
                               int(os.environ.get("WORLD_SIZE", "1")) > 1)
         self.dist = Distributed()
+        self.overrides: list[str] | None = None  # the run's command line, set by fit
 
     # ----------------------------------------------------------------------------- planning
     def total_steps(self, batches_per_epoch: int) -> int:
@@ -165,13 +166,16 @@ class Trainer:
 
     # ----------------------------------------------------------------------------- the loop
     def fit(self, model: nn.Module, task, data, optimizer, scheduler, run_dir: str | Path,
-            logger=None, config: dict | None = None, dist: Distributed | None = None) -> FitState:
+            logger=None, config: dict | None = None, dist: Distributed | None = None,
+            overrides: list[str] | None = None) -> FitState:
         """Train until ``max_epochs``/``max_steps`` or early stopping; returns the final state.
 
         Writes ``checkpoints/last.pt`` at every validation and on SIGTERM/SIGINT, and
         ``checkpoints/best.pt`` when the monitored metric improves (main process only; under
-        ``torchrun`` the model trains through DistributedDataParallel).
+        ``torchrun`` the model trains through DistributedDataParallel). ``config`` and the
+        command-line ``overrides`` are stored in every checkpoint, so a run can say how to resume it.
         """
+        self.overrides = overrides
         logger = logger or NullLogger()
         self.dist = dist = dist or Distributed()
         if self.device.type == "cpu" and not dist.enabled:  # (run.train does it before gloo starts threads)
@@ -335,7 +339,8 @@ class Trainer:
     # ----------------------------------------------------------------------------- checkpoints
     def _checkpoint(self, parts: dict, state: FitState, config: dict | None) -> dict:
         ckpt = {name: part.state_dict() for name, part in parts.items()}
-        return ckpt | {"rng": rng_state(), "state": state.to_dict(), "config": config or {}, "format": 1}
+        extra = {} if self.overrides is None else {"overrides": list(self.overrides)}
+        return ckpt | {"rng": rng_state(), "state": state.to_dict(), "config": config or {}, "format": 1} | extra
 
     def _save(self, ckpt: dict, path: Path) -> None:
         if self.dist.is_main:
@@ -347,7 +352,7 @@ class Trainer:
         self._save(self._checkpoint(parts, state, config), path)
         raise TrainingInterrupted(
             f"interrupted by signal {signum} at step {state.step}; saved {path}. Resume with: "
-            f"{resume_command(ckpt_dir.parent)}",
+            f"{resume_command(ckpt_dir.parent, self.overrides)}",
             signum,
         )
 
