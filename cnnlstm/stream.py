@@ -16,12 +16,12 @@ from pathlib import Path
 import torch
 from omegaconf import OmegaConf
 
+from cnnlstm.cli_args import parse_device, parse_key_values
 from cnnlstm.data.wav_folder import class_names, read_wav
 from cnnlstm.engine.builder import build_model
 from cnnlstm.engine.checkpoint import load_checkpoint
 from cnnlstm.engine.ema import inference_weights
 from cnnlstm.errors import CheckpointError, ConfigError, UserError
-from cnnlstm.restore import parse_device, parse_key_values
 
 USAGE = "usage: python -m cnnlstm.stream ckpt_path=PATH wav=FILE [chunk_ms=100] [device=cpu] [threads=1]"
 
