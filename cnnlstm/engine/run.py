@@ -60,12 +60,7 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict[str, float]:
 def _train(cfg: DictConfig, run_dir: Path, trainer, dist: Distributed) -> dict[str, float]:
     data, task, model = build_parts(cfg, trainer.device, dist.rank, dist.world_size)
     config = OmegaConf.to_container(cfg, resolve=True)
-    n_batches = data.num_batches("train")
-    if n_batches < 1:
-        raise ConfigError(f"the training split ({data.split_size('train')} samples) gives no batch of "
-                          f"data.batch_size={data.batch_size}" + (" with data.drop_last=true" if cfg.data.get("drop_last") else ""))
-    if data.split_size("val"):
-        trainer.check_monitor(task)
+    n_batches = _check_trainable(cfg, data, task, trainer)
     model.to(trainer.device)
     optimizer = build_optimizer(cfg.optimizer, model.parameters())
     scheduler = build_scheduler(cfg.scheduler, optimizer, trainer.optimizer_steps(n_batches))
@@ -107,6 +102,18 @@ def _train(cfg: DictConfig, run_dir: Path, trainer, dist: Distributed) -> dict[s
         logger.close()
     log.info("test metrics: %s", " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
     return metrics
+
+
+def _check_trainable(cfg: DictConfig, data, task, trainer) -> int:
+    """Checks of the whole run that no single constructor can make; returns the batches per epoch."""
+    n_batches = data.num_batches("train")
+    if n_batches < 1:
+        drop_last = " with data.drop_last=true" if cfg.data.get("drop_last") else ""
+        raise ConfigError(f"the training split ({data.split_size('train')} samples) gives no batch of "
+                          f"data.batch_size={data.batch_size}{drop_last}")
+    if data.split_size("val"):
+        trainer.check_monitor(task)
+    return n_batches
 
 
 def evaluate(ckpt_path: str | Path, overrides: list[str], out_dir: str | Path) -> dict[str, float]:
