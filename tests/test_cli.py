@@ -104,13 +104,14 @@ def test_sigterm_saves_last_checkpoint_and_says_how_to_resume(tmp_path):
 
 
 def test_a_refused_resume_leaves_the_run_directory_as_it_was_and_says_how_to_resume(tmp_path):
-    args = [*TINY_SQUARES, "trainer.max_steps=2", "logger=none", f"hydra.run.dir={tmp_path}"]
-    assert run_script("train.py", *args).returncode == 0
-    before = digest(tmp_path)
-    refused = run_script("train.py", *args, "data.batch_size=16")
+    args = [*TINY_SQUARES, "trainer.max_steps=2", "logger=none", "hydra.run.dir=outputs/run"]  # relative, as usual
+    train_py = str(ROOT / "train.py")
+    assert run_script(train_py, *args, cwd=tmp_path).returncode == 0
+    before = digest(tmp_path / "outputs/run")
+    refused = run_script(train_py, *args, "data.batch_size=16", cwd=tmp_path)
     assert_one_line_error(refused, "differs in data.batch_size=16 (checkpoint: 32)",
-                          f"resume it with: python train.py {' '.join(args[:-1])} hydra.run.dir={tmp_path}")
-    assert digest(tmp_path) == before
+                          f"resume it with: python train.py {' '.join(args[:-1])} hydra.run.dir=")
+    assert digest(tmp_path / "outputs/run") == before
 
 
 def _env():

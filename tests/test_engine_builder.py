@@ -49,3 +49,11 @@ def test_trainer_errors_name_the_key_once():
 def test_a_model_left_without_a_size_says_which_null_key_the_data_lacks():
     with pytest.raises(ConfigError, match=r"model.num_outputs left null and not given by this data"):
         build_model(compose_config("model=cnn_lstm").model, {"frame_size": 28, "in_channels": 1})
+
+
+def test_a_missing_value_is_named_and_other_model_errors_get_no_null_hint():
+    with pytest.raises(ConfigError, match=r"data.root must be set \(it is \?\?\?\)"):
+        build(compose_config("model=denoiser", "data=image_folder").data, "data")
+    with pytest.raises(ConfigError) as error:
+        build_model(compose_config("model=cldnn", "model.hidden_size=0").model, {"in_features": 12, "num_outputs": 9})
+    assert "hidden_size" in str(error.value) and "left null" not in str(error.value)

@@ -67,9 +67,17 @@ def test_accumulation_steps_on_the_last_batch_and_validates(tmp_path):
 @pytest.mark.parametrize("overrides,message", [
     (["data.batch_size=300", "data.drop_last=true"], r"training split \(256 samples\) gives no batch"),
     (["trainer.monitor=val/accc"], r"trainer.monitor=val/accc is not a validation metric.*val/acc"),
-    (["trainer.activation_checkpointing=Foo"], r"names no submodule"),
+    (["trainer.activation_checkpointing=Foo"], r"CNNLSTM has no submodule of the classes \[.Foo.\]; name some of its own: .*TimeDistributed"),
 ])
 def test_bad_settings_fail_before_training(tmp_path, overrides, message):
     with pytest.raises(ConfigError, match=message):
         train(compose_config(*COMMON, *overrides), tmp_path)
     assert not (tmp_path / "checkpoints").exists()
+
+
+@pytest.mark.parametrize("max_steps,batches,accumulate,steps", [(7, 10, 4, 2), (25, 10, 4, 8), (20, 10, 3, 8), (4, 20, 3, 2)])
+def test_the_schedule_counts_every_optimizer_step(max_steps, batches, accumulate, steps):
+    from cnnlstm.engine.trainer import Trainer
+
+    trainer = Trainer(max_epochs=-1, max_steps=max_steps, device="cpu", accumulate_grad_batches=accumulate)
+    assert trainer.optimizer_steps(batches) == steps

@@ -78,7 +78,9 @@ def test_eval_rejects_bad_override(tutorial_run, tmp_path):
         evaluate(run_dir / "checkpoints" / "best.pt", ["hydra.run.dir=x"], tmp_path)
     with pytest.raises(ConfigError, match="data=mnist: eval.py rebuilds the run's own data"):
         evaluate(run_dir / "checkpoints" / "best.pt", ["data=mnist"], tmp_path)
+    evaluate(run_dir / "checkpoints" / "best.pt", ["seed=1"], tmp_path / "seeded")  # a top-level value is fine
     assert not (tmp_path / "metrics.json").exists()
+    assert (tmp_path / "seeded" / "metrics.json").exists()
     before = (run_dir / "metrics.json").read_bytes()
     with pytest.raises(ConfigError, match="is a training run; its metrics.json would be replaced"):
         evaluate(run_dir / "checkpoints" / "best.pt", [], run_dir)

@@ -19,8 +19,8 @@ def build(node: DictConfig, key: str, **kwargs):
     """
     if not isinstance(node, Mapping) or "_target_" not in node:
         raise ConfigError(f"{key} must be a config with a _target_, got {OmegaConf.to_yaml(node).strip()!r}")
-    _check_numbers(node, key)
     try:
+        _check_numbers(node, key)
         return instantiate(node, **kwargs)
     except MissingMandatoryValue as e:
         raise ConfigError(f"{e.full_key} must be set (it is ???): add {e.full_key}=... to the command") from None
@@ -39,8 +39,10 @@ def _check_numbers(node: DictConfig, key: str) -> None:
         params = inspect.signature(get_object(node["_target_"])).parameters
     except Exception:  # an unimportable target is reported by instantiate itself
         return
-    for name, value in node.items():
-        default = params[name].default if name in params else None
+    for name in node:
+        if OmegaConf.is_missing(node, name) or OmegaConf.is_interpolation(node, name):
+            continue  # instantiate reports a ??? value itself; an interpolation's target is checked where it lives
+        value, default = node[name], params[name].default if name in params else None
         if isinstance(value, str) and isinstance(default, (int, float)) and not isinstance(default, bool):
             kind = "an integer" if isinstance(default, int) else "a number"
             raise ConfigError(f"{key}.{name} must be {kind}, got {value!r}")
@@ -66,7 +68,7 @@ def build_model(node: DictConfig, data_dims: Mapping[str, object]):
         return build(node, "model", **fill)
     except ConfigError as e:
         unfilled = [f"model.{k}" for k, v in node.items() if v is None and k not in fill]
-        if not unfilled:
+        if not unfilled or "None" not in str(e):  # only an error about a missing size gets the hint
             raise
         raise ConfigError(f"{e} ({', '.join(unfilled)} left null and not given by this data: set them, "
                           "or pick data that fits this model)") from None

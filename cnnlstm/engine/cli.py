@@ -72,7 +72,7 @@ def _fail(run_dir: Path, line: str, multirun: bool, code: int) -> float | None:
 def _put_back_hydra_record(run_dir: Path) -> None:
     """A run refused before it started (its config.yaml untouched) leaves the directory as it was:
     Hydra's record of the refused command is replaced by the one of the run that owns it."""
-    config = run_dir / "config.yaml"
+    config = run_dir.absolute() / "config.yaml"
     if not _before_run or _before_run.get(config) != (config.read_bytes() if config.exists() else None):
         return
     record = _record_dir[0]
@@ -90,7 +90,7 @@ class KeepRunRecord(Callback):
     refused run (a resume with other settings, bad input) can put it back."""
 
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
-        run_dir = Path(str(config.hydra.run.dir))
+        run_dir = Path(str(config.hydra.run.dir)).absolute()  # as run_job sees it (Hydra's output_dir)
         record = run_dir / str(config.hydra.output_subdir or ".hydra")
         _before_run.clear()
         _record_dir[:] = [record]

@@ -15,7 +15,7 @@ from cnnlstm.errors import CheckpointError
 # Config sections the weights and the loop position depend on.
 RESUME_SECTIONS = ("model", "data", "task")
 # Keys that may change on resume without changing what is trained: where data lives, eval batching.
-MAY_CHANGE = ("data.root", "data.eval_batch_size", "data.num_workers", "data.pin_memory", "model.eval_chunk_frames")
+MAY_CHANGE = ("data.root", "data.eval_batch_size", "data.download", "data.extract_path", "model.eval_chunk_frames")
 
 
 def flatten(config: dict, prefix: str = "") -> dict[str, object]:

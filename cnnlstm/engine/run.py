@@ -9,6 +9,7 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -131,7 +132,7 @@ def evaluate(ckpt_path: str | Path, overrides: list[str], out_dir: str | Path) -
         if key.split(".")[0] not in cfg:
             raise ConfigError(f"{key}: the checkpoint's config has no such key (it has {', '.join(cfg)}); "
                               "eval.py writes metrics.json to output_dir=DIR")
-        if "." not in key:
+        if "." not in key and isinstance(cfg[key], Mapping):
             raise ConfigError(f"{override}: eval.py rebuilds the run's own {key}; it cannot swap a config group "
                               f"(override keys inside it, e.g. {key}.batch_size=...)")
     out_dir = Path(out_dir)

@@ -154,8 +154,9 @@ class Trainer:
 
     def optimizer_steps(self, batches_per_epoch: int) -> int:
         """Number of optimizer steps (what an LR schedule counts)."""
-        per_epoch = -(-batches_per_epoch // self.accumulate)
-        return max(1, -(-self.total_steps(batches_per_epoch) * per_epoch // batches_per_epoch))
+        epochs, rest = divmod(self.total_steps(batches_per_epoch), batches_per_epoch)
+        per_epoch = -(-batches_per_epoch // self.accumulate)  # the last batch of an epoch steps too
+        return max(1, epochs * per_epoch + -(-rest // self.accumulate))  # and the last batch of the run
 
     def _finished(self, state: FitState, total: int) -> bool:
         return state.step >= total or state.stopped_early
@@ -192,8 +193,9 @@ class Trainer:
         if data.split_size("val"):
             self.check_monitor(task)
         if self.checkpointed and not enable_activation_checkpointing(model, self.checkpointed):
-            raise ConfigError(f"trainer.activation_checkpointing={self.checkpointed} names no submodule of "
-                              f"{type(model).__name__} (try {list(CHECKPOINTED_BY_DEFAULT)} or true)")
+            parts = sorted({type(m).__name__ for m in model.modules()} - {type(model).__name__})
+            raise ConfigError(f"trainer.activation_checkpointing: {type(model).__name__} has no submodule of the "
+                              f"classes {self.checkpointed}; name some of its own: {parts}")
         if self.channels_last:
             to_channels_last(model)
         forward_model = dist.wrap(compile_model(model, self.compile), self.device)
