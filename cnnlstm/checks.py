@@ -38,6 +38,14 @@ def probability(name: str, value) -> float:
     return value
 
 
+def unit_interval(name: str, value, *, allow_zero: bool = True) -> float:
+    """Return ``value`` as a float in [0, 1] (or (0, 1] without ``allow_zero``), or raise."""
+    value = positive_float(name, value, allow_zero=allow_zero)
+    if value > 1:
+        raise ConfigError(f"{name} must be in {'[0' if allow_zero else '(0'}, 1], got {value:g}")
+    return value
+
+
 def one_of(name: str, value, choices: Sequence):
     """Return ``value`` if it is one of ``choices``, or raise listing them."""
     if value not in choices:

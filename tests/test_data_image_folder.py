@@ -73,16 +73,18 @@ def test_split_errors_are_one_line_through_the_config(folder):
         build(cfg.data, "data")
 
 
-def test_images_too_small_for_ssim_are_refused_before_training(folder):
+def test_images_too_small_for_ssim_are_refused_before_training(folder, tmp_path):
     from conftest import compose_config
 
-    from cnnlstm.engine.builder import build
+    from cnnlstm.engine.run import train
     from cnnlstm.errors import ConfigError
 
-    cfg = compose_config("model=denoiser", "data=image_folder", f"data.root={folder}", "data.size=5")
+    cfg = compose_config("model=denoiser", "data=image_folder", f"data.root={folder}", "data.size=5", "logger=none")
     with pytest.raises(ConfigError, match=r"^data\.size must be at least 6 pixels for the SSIM metric's 11-pixel "
                                           r"window, got \[5, 5\]$"):
-        build(cfg.data, "data")
-    with pytest.raises(ConfigError, match=r"size must be at least 6"):
-        ImageFolder(root=str(folder), size=[16, 4])
+        train(cfg, tmp_path / "run")
+    with pytest.raises(ConfigError, match=r"got \[16, 4\]$"):
+        train(compose_config("model=conv_autoencoder", "data=image_folder", f"data.root={folder}", "data.size=[16,4]",
+                             "logger=none"), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
     assert ImageFolder(root=str(folder), size=6).size == (6, 6)

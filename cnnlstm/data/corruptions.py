@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import torch
 
-from cnnlstm.checks import one_of, positive_float, positive_int, probability
+from cnnlstm.checks import one_of, positive_float, positive_int, probability, unit_interval
 from cnnlstm.data.counter_rng import hash_u32, normal, uniform
 from cnnlstm.errors import ConfigError
 
@@ -33,14 +33,6 @@ class Corruption:
 
     def validate(self) -> None:
         """Check the arguments; subclasses override."""
-
-
-def fill_value(name: str, value) -> float:
-    """A fill value: a number in [0, 1] (the images' range)."""
-    value = positive_float(name, value, allow_zero=True)
-    if value > 1:
-        raise ConfigError(f"{name} must be in [0, 1], got {value:g}")
-    return value
 
 
 def check_corruptions(corruptions: Sequence | None, key: str = "corruption") -> list:
@@ -77,7 +69,7 @@ class BlankHalf(Corruption):
 
     def validate(self) -> None:
         self.side = one_of("side", self.side, ("lower", "upper", "left", "right"))
-        self.value = fill_value("value", self.value)
+        self.value = unit_interval("value", self.value)  # a fill value in the images' range
 
     def __call__(self, x, mask, seed, keys):
         h, w = x.shape[-2:]
@@ -113,7 +105,7 @@ class BlankBoxes(Corruption):
         if not self.min_size <= self.max_size <= 1:
             raise ConfigError(f"min_size and max_size must satisfy 0 < min_size <= max_size <= 1, "
                               f"got min_size={self.min_size:g}, max_size={self.max_size:g}")
-        self.value = fill_value("value", self.value)
+        self.value = unit_interval("value", self.value)  # a fill value in the images' range
 
     def __call__(self, x, mask, seed, keys):
         h, w = x.shape[-2:]
@@ -140,7 +132,7 @@ class BlankRows(Corruption):
 
     def validate(self) -> None:
         self.fraction = probability("fraction", self.fraction)
-        self.value = fill_value("value", self.value)
+        self.value = unit_interval("value", self.value)  # a fill value in the images' range
 
     def __call__(self, x, mask, seed, keys):
         h = x.shape[-2]
@@ -174,7 +166,7 @@ class SaltAndPepper(Corruption):
 
     def validate(self) -> None:
         self.amount = probability("amount", self.amount)
-        self.salt = fill_value("salt", self.salt)
+        self.salt = unit_interval("salt", self.salt)
 
     def __call__(self, x, mask, seed, keys):
         k, p = _pixel_keys(x, keys)

@@ -9,7 +9,6 @@ from cnnlstm.checks import int_list, one_of, positive_int, probability
 from cnnlstm.data.counter_rng import uniform
 from cnnlstm.data.restoration_base import RestorationData
 from cnnlstm.errors import DataError
-from cnnlstm.tasks.restoration import check_image_size
 
 
 class ImageFolder(RestorationData):
@@ -40,7 +39,6 @@ class ImageFolder(RestorationData):
         super().__init__(corruption, seed, batch_size, shuffle_seed, drop_last, eval_batch_size)
         self.root = Path(root)
         self.size = tuple(int_list("size", size, 2))
-        check_image_size("size", self.size)  # the restoration task's SSIM needs it; fail before training
         self.channels = one_of("channels", channels, (1, 3))
         self.mode = one_of("mode", mode, ("resize", "crop"))
         self.load_size = positive_int("load_size", load_size) if load_size is not None else max(self.size)

@@ -114,6 +114,7 @@ def _check_trainable(cfg: DictConfig, data, task, trainer) -> int:
                           f"data.batch_size={data.batch_size}{drop_last}")
     if data.split_size("val"):
         trainer.check_monitor(task)
+    task.check_data(data)
     return n_batches
 
 
@@ -145,6 +146,7 @@ def evaluate(ckpt_path: str | Path, overrides: list[str], out_dir: str | Path) -
         raise ConfigError(f"bad override in {overrides}: {str(e).splitlines()[0]}") from None
     trainer = build(cfg.trainer, "trainer")
     data, task, model = build_parts(cfg, trainer.device)
+    task.check_data(data)
     _load_weights(model, ckpt_path, trainer.device, ckpt)
     task.to(trainer.device)
     metrics = trainer.evaluate(model, task, data, "test")

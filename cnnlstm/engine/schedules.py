@@ -10,16 +10,7 @@ import math
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
 
-from cnnlstm.checks import positive_float, positive_int
-from cnnlstm.errors import ConfigError
-
-
-def unit_interval(name: str, value, *, allow_zero: bool = True) -> float:
-    """Return ``value`` as a float in [0, 1] (or (0, 1] without ``allow_zero``), or raise naming ``name``."""
-    value = positive_float(name, value, allow_zero=allow_zero)
-    if value > 1:
-        raise ConfigError(f"{name} must be in {'[0' if allow_zero else '(0'}, 1], got {value:g}")
-    return value
+from cnnlstm.checks import positive_int, unit_interval
 
 
 def constant(optimizer: Optimizer, total_steps: int, warmup_steps: int = 0) -> LambdaLR:

@@ -50,6 +50,10 @@ class Task(nn.Module, ABC):
     def update_metrics(self, metrics: MetricCollection, step: StepOutput, batch: dict[str, torch.Tensor]) -> None:
         metrics["loss"].update(step.loss.detach().float(), weight=batch["y"].shape[0])
 
+    def check_data(self, data) -> None:
+        """Raise ConfigError when ``data`` (set up, with its ``dims``) cannot be scored by this task's
+        metrics; called before training or evaluation starts. The default accepts anything."""
+
     def on_validation_end(self, model: nn.Module, data, logger, step: int, run_dir: Path) -> None:
         """Hook after each validation (on the main process), e.g. to log sample images or write
         files such as ``samples.png`` into ``run_dir``; the default does nothing."""

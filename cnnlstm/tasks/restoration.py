@@ -99,6 +99,12 @@ class Restoration(Task):
     def loss(self, outputs: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return LOSSES[self.loss_name](outputs.float(), batch["y"].float())
 
+    def check_data(self, data) -> None:
+        """Images must be large enough for the SSIM window (see :func:`check_image_size`)."""
+        size = getattr(data, "dims", {}).get("image_size")
+        if size is not None:
+            check_image_size("data.size", size)
+
     def metrics(self) -> MetricCollection:
         metrics = super().metrics()
         metrics.add_metrics({
