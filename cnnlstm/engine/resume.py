@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from cnnlstm.engine.state import FitState
 from cnnlstm.errors import CheckpointError
 
 # Config sections the weights and the loop position depend on.
@@ -55,6 +56,39 @@ def check_same_config(ckpt: dict, path: Path, current: dict | None) -> None:
                else "rerun with the run's own overrides")
         raise CheckpointError(f"cannot resume from {path}: this run differs in {shown}; {how}, "
                               "or train afresh in another hydra.run.dir")
+
+
+def resume_path(resume: str | bool | None, run_dir: str | Path) -> Path | None:
+    """The checkpoint a run continues from (``trainer.resume``: a path, None for the run's own
+    ``last.pt`` when it exists, False for a fresh start), or None for a fresh start."""
+    if resume is False or str(resume).lower() in ("false", "no"):
+        return None
+    path = Path(resume) if resume else Path(run_dir) / "checkpoints" / "last.pt"
+    return path if resume or path.exists() else None
+
+
+def load_part(part, ckpt: dict, name: str, path: Path) -> None:
+    """``part.load_state_dict(ckpt[name])``; a mismatch is one line naming the first bad key."""
+    try:
+        part.load_state_dict(ckpt[name])
+    except (KeyError, RuntimeError, ValueError) as e:
+        lines = [line.strip() for line in str(e).strip().splitlines() if line.strip()]
+        detail = lines[1] if len(lines) > 1 and lines[0].startswith("Error(s) in loading") else (
+            lines[0] if lines else type(e).__name__)
+        raise CheckpointError(f"checkpoint {path} does not fit this run's {name}: {detail}") from None
+
+
+def loop_state(ckpt: dict, path: Path, n_batches: int) -> FitState:
+    """The saved loop position, checked against this run's batches per epoch."""
+    try:
+        if "rng" not in ckpt:
+            raise KeyError("rng")
+        state = FitState(**ckpt["state"])
+    except (KeyError, TypeError):
+        raise CheckpointError(f"checkpoint {path} holds weights but no training state; "
+                              "it cannot be resumed (use it with eval.py)") from None
+    check_position(state.batch_in_epoch, n_batches, path)
+    return state
 
 
 def check_position(state_batch: int, n_batches: int, path: Path) -> None:

@@ -24,7 +24,7 @@ from cnnlstm.engine.ema import WeightAverage
 from cnnlstm.engine.loggers import NullLogger
 from cnnlstm.engine.precision import autocast, grad_scaler, resolve_device, resolve_precision
 from cnnlstm.engine.progress import Progress
-from cnnlstm.engine.resume import check_position, check_same_config, resume_command
+from cnnlstm.engine.resume import check_same_config, load_part, loop_state, resume_command, resume_path
 from cnnlstm.engine.rng import rng_state, set_rng_state
 from cnnlstm.engine.signals import GracefulStop
 from cnnlstm.engine.speedups import (
@@ -34,7 +34,7 @@ from cnnlstm.engine.speedups import (
     to_channels_last,
 )
 from cnnlstm.engine.state import FitState, RunningWindow
-from cnnlstm.errors import CheckpointError, ConfigError, UserError
+from cnnlstm.errors import ConfigError, UserError
 
 log = logging.getLogger(__name__)
 
@@ -358,28 +358,21 @@ class Trainer:
             signum,
         )
 
-    def resume_path(self, run_dir: str | Path) -> Path | None:
-        """The checkpoint this run continues from, or None for a fresh start."""
-        if self.resume is False or str(self.resume).lower() in ("false", "no"):
-            return None
-        path = Path(self.resume) if self.resume else Path(run_dir) / "checkpoints" / "last.pt"
-        return path if self.resume or path.exists() else None
-
     def check_resume(self, run_dir: str | Path, model: nn.Module, config: dict | None,
                      n_batches: int) -> FitState | None:
         """Check, before anything is written, that the checkpoint this run would resume from fits:
         the same model, data and task config, weights that load into ``model``, a loop position
         inside this run's epochs. Returns its loop state (None: a fresh start)."""
-        path = self.resume_path(run_dir)
+        path = resume_path(self.resume, run_dir)
         if path is None:
             return None
         ckpt = load_checkpoint(path)
         check_same_config(ckpt, path, config)
-        _load_part(model, ckpt, "model", path)
-        return _loop_state(ckpt, path, n_batches)
+        load_part(model, ckpt, "model", path)
+        return loop_state(ckpt, path, n_batches)
 
     def _maybe_resume(self, run_dir: Path, parts: dict, config: dict | None, n_batches: int) -> FitState:
-        path = self.resume_path(run_dir)
+        path = resume_path(self.resume, run_dir)
         if path is None:
             return FitState()
         ckpt = load_checkpoint(path, map_location=self.device)
@@ -389,32 +382,8 @@ class Trainer:
                 part.reset(parts["model"])
                 log.info("%s has no moving average: it starts from the resumed weights", path)
                 continue
-            _load_part(part, ckpt, name, path)
-        state = _loop_state(ckpt, path, n_batches)
+            load_part(part, ckpt, name, path)
+        state = loop_state(ckpt, path, n_batches)
         set_rng_state(ckpt["rng"])
         log.info("resumed from %s at step %d (epoch %d)", path, state.step, state.epoch)
         return state
-
-
-def _load_part(part, ckpt: dict, name: str, path: Path) -> None:
-    """``part.load_state_dict(ckpt[name])``; a mismatch is one line naming the first bad key."""
-    try:
-        part.load_state_dict(ckpt[name])
-    except (KeyError, RuntimeError, ValueError) as e:
-        lines = [line.strip() for line in str(e).strip().splitlines() if line.strip()]
-        detail = lines[1] if len(lines) > 1 and lines[0].startswith("Error(s) in loading") else (
-            lines[0] if lines else type(e).__name__)
-        raise CheckpointError(f"checkpoint {path} does not fit this run's {name}: {detail}") from None
-
-
-def _loop_state(ckpt: dict, path: Path, n_batches: int) -> FitState:
-    """The saved loop position, checked against this run's batches per epoch."""
-    try:
-        if "rng" not in ckpt:
-            raise KeyError("rng")
-        state = FitState(**ckpt["state"])
-    except (KeyError, TypeError):
-        raise CheckpointError(f"checkpoint {path} holds weights but no training state; "
-                              "it cannot be resumed (use it with eval.py)") from None
-    check_position(state.batch_in_epoch, n_batches, path)
-    return state
