@@ -23,9 +23,15 @@ from cnnlstm.errors import UserError
 
 log = logging.getLogger("cnnlstm")
 
-# An existing run directory's config.yaml and Hydra record (.hydra/*) as they were before this run.
-_before_run: dict[Path, bytes] = {}
-_record_dir: list[Path] = []
+class _RunRecord:
+    """An existing run directory's config.yaml and Hydra record (``.hydra/*``) as they were before
+    this command: :class:`KeepRunRecord` fills it, a refused run puts it back."""
+
+    record_dir: Path | None = None
+    files: dict[Path, bytes] = {}
+
+
+_before_run = _RunRecord()
 
 
 def hydra_run_dir() -> Path:
@@ -73,13 +79,13 @@ def _put_back_hydra_record(run_dir: Path) -> None:
     """A run refused before it started (its config.yaml untouched) leaves the directory as it was:
     Hydra's record of the refused command is replaced by the one of the run that owns it."""
     config = run_dir.absolute() / "config.yaml"
-    if not _before_run or _before_run.get(config) != (config.read_bytes() if config.exists() else None):
+    files, record = _before_run.files, _before_run.record_dir
+    if not files or record is None or files.get(config) != (config.read_bytes() if config.exists() else None):
         return
-    record = _record_dir[0]
     for path in list(record.iterdir()) if record.is_dir() else []:
-        if path.is_file() and path not in _before_run:
+        if path.is_file() and path not in files:
             path.unlink()  # written for the refused command only
-    for path, content in _before_run.items():
+    for path, content in files.items():
         path.write_bytes(content)
     if record.is_dir() and not any(record.iterdir()):
         record.rmdir()
@@ -92,11 +98,10 @@ class KeepRunRecord(Callback):
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
         run_dir = Path(str(config.hydra.run.dir)).absolute()  # as run_job sees it (Hydra's output_dir)
         record = run_dir / str(config.hydra.output_subdir or ".hydra")
-        _before_run.clear()
-        _record_dir[:] = [record]
+        _before_run.record_dir, _before_run.files = record, {}
         if (run_dir / "config.yaml").is_file():
             hydra_files = [p for p in record.iterdir() if p.is_file()] if record.is_dir() else []
-            _before_run.update({p: p.read_bytes() for p in [run_dir / "config.yaml", *hydra_files]})
+            _before_run.files = {p: p.read_bytes() for p in [run_dir / "config.yaml", *hydra_files]}
 
 
 class FailedJobsExit(Callback):
