@@ -51,6 +51,18 @@ def test_sweep_2x2_with_a_broken_job_keeps_the_others_and_summarizes(tmp_path):
     assert (out / "summary.png").stat().st_size > 1000
 
 
+def test_a_failure_left_in_a_reused_sweep_directory_does_not_count(tmp_path):
+    import os
+
+    out = tmp_path / "sweep"
+    (out / "5").mkdir(parents=True)
+    (out / "5" / "failure.json").write_text('{"error": "from an earlier sweep"}')
+    os.utime(out / "5" / "failure.json", (1e9, 1e9))
+    proc = run_script("train.py", "-m", *TINY_SQUARES, *QUIET, "trainer.max_steps=1", "seed=0",
+                      f"hydra.sweep.dir={out}", env=ENV)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
 def test_joblib_launcher_records_a_diverged_job_and_keeps_the_other(tmp_path):
     out = tmp_path / "sweep"
     proc = run_script("train.py", "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", *TINY_SQUARES, *QUIET,

@@ -8,6 +8,7 @@ but stops the whole search with a ValueError on NaN.
 
 import logging
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -107,11 +108,16 @@ class KeepRunRecord(Callback):
 class FailedJobsExit(Callback):
     """After a sweep, exit non-zero when any of its jobs failed, so scripts and CI notice; the
     jobs that succeeded have kept their results (``conf/hydra/default.yaml`` registers it).
-    A hyper-parameter search expects some trials to fail: it is an error only when all did."""
+    A hyper-parameter search expects some trials to fail: it is an error only when all did.
+    Only this sweep's failures count: a reused sweep directory may hold older ``failure.json``."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        self.started = time.time() - 1  # file times may be rounded to the second
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         sweep_dir = Path(str(config.hydra.sweep.dir))
-        failed = sorted(p.parent.name for p in sweep_dir.glob("*/failure.json"))
+        started = getattr(self, "started", 0)
+        failed = sorted(p.parent.name for p in sweep_dir.glob("*/failure.json") if p.stat().st_mtime >= started)
         search = "optuna" in str(config.hydra.sweeper.get("_target_", "")).lower()
         if failed and (not search or not any(sweep_dir.glob("*/metrics.json"))):
             print(f"error: {len(failed)} job(s) of the sweep failed: {', '.join(failed)} "
