@@ -26,13 +26,13 @@ def test_bad_scheduler_arguments_name_the_key(overrides, message):
         build_scheduler(compose_config(*overrides).scheduler, optimizer(), total_steps=10)
 
 
-@pytest.mark.parametrize("overrides", [["scheduler=cosine", "scheduler.min_lr_ratio=1"],
-                                       ["scheduler=cosine", "scheduler.min_lr_ratio=0"],
-                                       ["scheduler=step", "scheduler.gamma=1"]])
-def test_boundary_values_are_accepted(overrides):
+@pytest.mark.parametrize("overrides,final_lr", [(["scheduler=cosine", "scheduler.min_lr_ratio=1"], 0.1),
+                                                (["scheduler=cosine", "scheduler.min_lr_ratio=0"], 0.0),
+                                                (["scheduler=step", "scheduler.gamma=1"], 0.1)])
+def test_boundary_values_are_accepted(overrides, final_lr):
     opt = optimizer()
     schedule = build_scheduler(compose_config(*overrides).scheduler, opt, total_steps=10)
     for _ in range(10):
         opt.step()
         schedule.step()
-    assert 0 <= opt.param_groups[0]["lr"] <= 0.1
+    assert opt.param_groups[0]["lr"] == pytest.approx(final_lr, abs=1e-9)
