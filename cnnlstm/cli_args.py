@@ -2,6 +2,8 @@
 Hydra (``python -m cnnlstm.restore``, ``python -m cnnlstm.stream``): each problem is one
 ConfigError line naming the key."""
 
+import math
+
 import torch
 
 from cnnlstm.errors import ConfigError
@@ -39,3 +41,15 @@ def parse_device(key: str, value: str) -> str:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"{key}={value}: no CUDA device is available here (use {key}=cpu)")
     return value
+
+
+def parse_number(key: str, value: str, cast=float):
+    """``value`` as a number > 0 (``cast`` int or float); ConfigError naming ``key`` otherwise."""
+    try:
+        number = cast(value)
+    except ValueError:
+        number = None
+    if number is None or not 0 < number < math.inf:  # also refuses nan
+        kind = "an integer" if cast is int else "a number"
+        raise ConfigError(f"{key} must be {kind} > 0, got {value!r}")
+    return number

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from omegaconf import OmegaConf
 
-from cnnlstm.cli_args import parse_device, parse_key_values
+from cnnlstm.cli_args import parse_device, parse_key_values, parse_number
 from cnnlstm.data.wav_folder import class_names, read_wav
 from cnnlstm.engine.builder import build_model
 from cnnlstm.engine.checkpoint import load_checkpoint
@@ -79,18 +79,6 @@ def stream_file(model, wav: str | Path, chunk_ms: float = 100.0, device: str = "
     rtf = busy / duration
     out(f"real-time factor {rtf:.4f} ({busy * 1000:.1f} ms for {duration:.2f} s of audio, chunks of {chunk_ms:g} ms)")
     return {"logits": torch.cat(logits, dim=1), "rtf": rtf, "prediction": name if logits else None}
-
-
-def parse_number(key: str, value: str, cast=float):
-    """``value`` as a number > 0 (``cast`` int or float); ConfigError naming ``key`` otherwise."""
-    try:
-        number = cast(value)
-    except ValueError:
-        number = None
-    if number is None or not 0 < number < math.inf:  # also refuses nan
-        kind = "an integer" if cast is int else "a number"
-        raise ConfigError(f"{key} must be {kind} > 0, got {value!r}")
-    return number
 
 
 def main(argv: list[str]) -> int:

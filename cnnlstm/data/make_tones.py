@@ -22,7 +22,7 @@ def make_tone_folder(root: str | Path, per_class: int = 20, freqs=FREQS, sample_
     """Create the folder; returns the class names."""
     import soundfile
 
-    positive_int("per_class", per_class)
+    per_class = positive_int("per_class", per_class)
 
     root, rng = Path(root), np.random.default_rng(seed)
     names, held = [], {"validation_list.txt": [], "testing_list.txt": []}
