@@ -15,3 +15,9 @@ class CheckpointError(UserError):
 
 class DataError(UserError):
     """A data source is missing, unreadable or inconsistent."""
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an exception's message (its type name when it has none)."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -1,6 +1,5 @@
-"""Build the parts of a run from a composed config, turning constructor errors into config errors."""
+"""Build the parts of a run from a composed config; a bad value is one line naming its full key."""
 
-import inspect
 from collections.abc import Mapping
 
 from hydra.errors import InstantiationException
@@ -8,48 +7,29 @@ from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
-from cnnlstm.errors import ConfigError, UserError
+from cnnlstm.arguments import ValidationError, first_problem
+from cnnlstm.errors import ConfigError, UserError, first_line
 
 
 def build(node: DictConfig, key: str, **kwargs):
-    """``instantiate(node, **kwargs)``; errors become one ConfigError line that names ``key``.
-
-    Constructor checks raise messages that start with the argument's name, so the user sees
-    ``data.batch_size must be >= 1, got 0``.
-    """
+    """``instantiate(node, **kwargs)`` with plain lists and dicts; errors become one ConfigError
+    line that names ``key``: ``model.hidden_size must be >= 1, got 0``."""
     if not isinstance(node, Mapping) or "_target_" not in node:
         raise ConfigError(f"{key} must be a config with a _target_, got {OmegaConf.to_yaml(node).strip()!r}")
     try:
-        _check_numbers(node, key)
-        return instantiate(node, **kwargs)
+        return instantiate(node, _convert_="all", **kwargs)
     except MissingMandatoryValue as e:
         raise ConfigError(f"{e.full_key} must be set (it is ???): add {e.full_key}=... to the command") from None
-    except InstantiationException as e:
-        raise _as_config_error(e.__cause__ or e, key) from None
-    except UserError as e:
-        raise _as_config_error(e, key) from None
-    except (TypeError, ValueError) as e:
-        raise _as_config_error(e, key) from None
+    except (InstantiationException, UserError, ValidationError, TypeError, ValueError) as e:
+        raise as_config_error(e, key, node.get("_target_")) from None
 
 
-def _check_numbers(node: DictConfig, key: str) -> None:
-    """A string where the target's argument defaults to a number (``weight_decay=abc``) is an
-    error naming the key, rather than a TypeError deep inside the constructor."""
-    try:
-        params = inspect.signature(get_object(node["_target_"])).parameters
-    except Exception:  # an unimportable target is reported by instantiate itself
-        return
-    for name in node:
-        if OmegaConf.is_missing(node, name) or OmegaConf.is_interpolation(node, name):
-            continue  # instantiate reports a ??? value itself; an interpolation's target is checked where it lives
-        value, default = node[name], params[name].default if name in params else None
-        if isinstance(value, str) and isinstance(default, (int, float)) and not isinstance(default, bool):
-            kind = "an integer" if isinstance(default, int) else "a number"
-            raise ConfigError(f"{key}.{name} must be {kind}, got {value!r}")
-
-
-def _as_config_error(error: BaseException, key: str) -> ConfigError:
-    message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+def as_config_error(error: BaseException, key: str, target: str | None = None) -> UserError:
+    """The one-line error of a failed constructor, prefixed with its config group ``key``."""
+    error = error.__cause__ if isinstance(error, InstantiationException) and error.__cause__ else error
+    if isinstance(error, ValidationError):
+        return ConfigError(f"{key}.{first_problem(error, _target_object(target))}")
+    message = first_line(error)
     if isinstance(error, ConfigError):
         return ConfigError(message if message.startswith(f"{key}.") else f"{key}.{message}")
     if isinstance(error, UserError):
@@ -57,13 +37,21 @@ def _as_config_error(error: BaseException, key: str) -> ConfigError:
     return ConfigError(f"{key}: {message}")
 
 
-def build_model(node: DictConfig, data_dims: Mapping[str, object]):
-    """Build the model, filling each argument the config leaves ``null`` from the data's ``dims``.
+def _target_object(target: str | None):
+    try:
+        return get_object(target) if target else None
+    except Exception:  # an unimportable target is reported by instantiate itself
+        return None
+
+
+def build_model(node: DictConfig, inferred: Mapping[str, object]):
+    """Build the model, filling each argument the config leaves ``null`` from ``inferred`` (the
+    model arguments the data determines: input width, class count, sample rate ...).
 
     So ``model=cldnn`` takes its input width and class count from whatever data it is given,
     while an explicit value in the config still wins.
     """
-    fill = {k: v for k, v in data_dims.items() if k in node and node[k] is None}
+    fill = {k: v for k, v in inferred.items() if k in node and node[k] is None}
     try:
         return build(node, "model", **fill)
     except ConfigError as e:
@@ -75,21 +63,23 @@ def build_model(node: DictConfig, data_dims: Mapping[str, object]):
 
 
 def build_optimizer(node: DictConfig, params):
-    """Build the optimizer from a partial config, checking the learning rate first."""
-    lr = node.get("lr")
-    if lr is not None and (not isinstance(lr, (int, float)) or isinstance(lr, bool) or lr <= 0):
-        raise ConfigError(f"optimizer.lr must be a number > 0, got {lr!r}")
-    factory = build(node, "optimizer")
-    try:
-        return factory(params)
-    except (TypeError, ValueError) as e:
-        raise _as_config_error(e, "optimizer") from None
+    """Build the optimizer from a partial config (torch's classes: their arguments are checked here)."""
+    for name, rule in (("lr", "a number > 0"), ("weight_decay", "a number")):
+        value = node.get(name)
+        bad = not isinstance(value, (int, float)) or isinstance(value, bool) or (name == "lr" and value <= 0)
+        if value is not None and bad:
+            raise ConfigError(f"optimizer.{name} must be {rule}, got {value!r}")
+    return _call(build(node, "optimizer"), "optimizer", params)
 
 
 def build_scheduler(node: DictConfig, optimizer, total_steps: int):
     """Build the LR schedule from a partial config; it receives the run's optimizer steps."""
-    factory = build(node, "scheduler")
+    return _call(build(node, "scheduler"), "scheduler", optimizer, total_steps=total_steps)
+
+
+def _call(factory, key: str, *args, **kwargs):
     try:
-        return factory(optimizer, total_steps=total_steps)
-    except (TypeError, ValueError) as e:
-        raise _as_config_error(e, "scheduler") from None
+        return factory(*args, **kwargs)
+    except (UserError, ValidationError, TypeError, ValueError) as e:
+        raise as_config_error(e, key, getattr(getattr(factory, "func", None), "__module__", None)
+                              and f"{factory.func.__module__}.{factory.func.__qualname__}") from None
