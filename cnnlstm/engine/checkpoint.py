@@ -1,5 +1,6 @@
 """Checkpoints: atomic writes, safe (``weights_only=True``) loads, and the trained model they hold."""
 
+import io
 import pickle
 import zipfile
 from collections.abc import Callable, Mapping
@@ -18,7 +19,9 @@ from cnnlstm.errors import CheckpointError, first_line
 def save_atomic(obj: dict, path: str | Path) -> None:
     """Write ``obj`` with ``torch.save`` so that ``path`` is either the old file or the new one:
     a crash mid-save leaves the previous checkpoint intact."""
-    write_atomic(path, lambda f: torch.save(obj, f))
+    buffer = io.BytesIO()  # serialised first: a full disk is then an OSError, not torch's zip-writer error
+    torch.save(obj, buffer)
+    write_atomic(path, buffer.getbuffer())
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:

@@ -85,6 +85,8 @@ class Trainer:
             cannot drive their loss to ~0 has a bug); validation is unchanged.
         profile: record the first training steps with the torch profiler into the run's ``tb/``
             (TensorBoard's profiler tab).
+        overwrite: let a fresh start (``resume: false``) replace a run directory's earlier results;
+            they are moved to ``<run dir>/replaced/<time>/`` first (read by the run).
     """
 
     @checked
@@ -112,6 +114,7 @@ class Trainer:
         limit_eval_batches: PositiveInt | None = None,
         overfit_batches: PositiveInt | None = None,
         profile: bool = False,
+        overwrite: bool = False,
     ) -> None:
         if max_epochs == -1 and max_steps == -1:
             raise ConfigError("max_epochs and max_steps are both -1: training would never end")
@@ -127,7 +130,8 @@ class Trainer:
         self.grad_clip, self.accumulate = grad_clip, accumulate_grad_batches
         self.val_every, self.log_every = val_every_n_steps, log_every_n_steps
         self.monitor, self.monitor_mode, self.patience = monitor, monitor_mode, early_stopping_patience
-        self.resume, self.progress, self.test_checkpoint = resume, progress, test_checkpoint
+        self.resume, self.overwrite = resume, overwrite
+        self.progress, self.test_checkpoint = progress, test_checkpoint
         self.ema_decay, self.limit_eval, self.overfit = ema_decay, limit_eval_batches, overfit_batches
         if cuda_graphs:
             check_cuda_graphs(self.device, self.compile, self.accumulate, bool(self.checkpointed),
