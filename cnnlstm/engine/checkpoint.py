@@ -2,6 +2,7 @@
 
 import io
 import pickle
+import re
 import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -33,13 +34,15 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
+    if not zipfile.is_zipfile(path):  # torch.save has written zip archives since torch 1.6
+        raise CheckpointError(f"checkpoint {path} is corrupt or not a checkpoint (not a torch.save archive)")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        raise CheckpointError(
-            f"refusing to load {path}: it is not a plain weights file ({first_line(e)}); "
-            "only checkpoints written by cnnlstm (tensors and plain values) are loaded"
-        ) from None
+        found = re.search(r"GLOBAL (\S+)", str(e))
+        what = f"the object {found.group(1)}" if found else "objects other than tensors and plain values"
+        raise CheckpointError(f"refusing to load {path}: it holds {what}, which could run code when loaded; "
+                              "only checkpoints written by cnnlstm (tensors and plain values) are loaded") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError, IndexError, TypeError) as e:
         raise CheckpointError(f"checkpoint {path} is corrupt or unreadable: {first_line(e)}") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt:

@@ -85,6 +85,17 @@ def run_job(job: Callable[[DictConfig, Path], dict], cfg: DictConfig, extra_keys
     return float(metrics[name]) if name and name in metrics else None
 
 
+def check_output_dirs(argv: list[str]) -> None:
+    """``hydra.run.dir`` / ``hydra.sweep.dir`` naming an existing file: one line and exit 2, before
+    Hydra tries to create its log there (it would end in a FileExistsError traceback)."""
+    for arg in argv:
+        key, _, value = arg.partition("=")
+        if key.lstrip("+") in ("hydra.run.dir", "hydra.sweep.dir") and value and Path(value).is_file():
+            print(f"error: {key.lstrip('+')}={value} is a file, not a directory: choose a folder for the run",
+                  file=sys.stderr)
+            sys.exit(2)
+
+
 def refuse_unknown_keys(cfg: DictConfig, overrides: list[str], extra_keys: tuple[str, ...] = ()) -> None:
     """A top-level key added on the command line (``+foo=1``) that nothing reads is an error naming it
     (config groups chosen with ``+group=name`` and keys from ``local/`` configs are not affected)."""
