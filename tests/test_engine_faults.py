@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 
-
 import pytest
 import torch
 from conftest import ROOT, TINY_SQUARES, compose_config, run_script
@@ -107,13 +106,12 @@ def test_a_full_disk_during_a_checkpoint_write_is_one_line_and_keeps_the_previou
 
 
 def test_a_sweep_job_on_a_full_disk_says_so_in_failure_json(tmp_path):
+    from hydra import compose, initialize_config_dir
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
     from omegaconf import open_dict
 
     from cnnlstm.engine.run import run_job
-
-    from hydra import compose, initialize_config_dir
 
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose(config_name="config", overrides=QUICK, return_hydra_config=True)

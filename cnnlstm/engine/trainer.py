@@ -14,11 +14,12 @@ import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 import torch
 from torch import nn
 
-from cnnlstm.arguments import Literal, OpenUnitInterval, PositiveFloat, PositiveInt, checked
+from cnnlstm.arguments import OpenUnitInterval, PositiveFloat, PositiveInt, checked
 from cnnlstm.engine.checkpoint import save_atomic
 from cnnlstm.engine.cuda_graphs import CudaGraphed, check_cuda_graphs
 from cnnlstm.engine.distributed import Distributed
