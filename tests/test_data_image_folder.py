@@ -23,7 +23,7 @@ def folder(tmp_path):
 def test_resize_mode(folder, channels):
     data = ImageFolder(root=str(folder), size=[12, 16], channels=channels, corruption=[BlankHalf()],
                        val_fraction=0.2, test_fraction=0.2, batch_size=4)
-    assert data.dims == {"image_size": [12, 16], "in_channels": channels}
+    assert data.model_args == {"image_size": [12, 16], "in_channels": channels}
     data.setup()
     assert [data.split_size(s) for s in ("train", "val", "test")] == [6, 2, 2]
     batch = next(data.batches("train"))

@@ -2,6 +2,7 @@ import math
 
 import pytest
 import torch
+from conftest import argument_error
 from torch import nn
 
 from cnnlstm.engine.loggers import NullLogger
@@ -89,7 +90,7 @@ def test_losses(loss):
     y = torch.rand(2, 1, 4, 4)
     value = Restoration(loss=loss).loss(y.clamp(0.1, 0.9), {"y": y})
     assert value.ndim == 0 and torch.isfinite(value)
-    with pytest.raises(ConfigError, match="loss must be one of"):
+    with argument_error(r"^loss must be one of \['mse', 'l1', 'bce'\], got 'ssim'$", Restoration):
         Restoration(loss="ssim")
 
 

@@ -34,7 +34,7 @@ def build_parts(cfg: DictConfig, device: torch.device, rank: int = 0, world_size
     data = build(cfg.data, "data")
     data.setup(device, rank, world_size)
     task = build(cfg.task, "task")
-    model = build_model(cfg.model, getattr(data, "dims", {}))
+    model = build_model(cfg.model, data.model_args)
     return data, task, model
 
 
