@@ -20,11 +20,11 @@ import torch
 
 from cnnlstm.cli_args import parse_bool, parse_device, parse_key_values
 from cnnlstm.data.corruptions import corrupt as apply_corruptions
+from cnnlstm.data.images import IMAGE_SUFFIXES, load_image
 from cnnlstm.engine.builder import build
 from cnnlstm.engine.checkpoint import load_checkpoint, load_trained_model, stored_config
 from cnnlstm.errors import CheckpointError, ConfigError, DataError, UserError
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 USAGE = ("usage: python -m cnnlstm.restore ckpt_path=PATH input=<image or folder> output=<dir> [corrupt=false] "
          "[device=cpu] [overwrite=false]")
 
@@ -40,19 +40,6 @@ def list_images(path: str | Path) -> list[Path]:
     if not files:
         raise DataError(f"input {path} holds no images ({', '.join(IMAGE_SUFFIXES)})")
     return files
-
-
-def load_image(path: Path, channels: int, size: tuple[int, int]) -> torch.Tensor:
-    """Read ``path`` as ``(channels, H, W)`` float32 in [0, 1], resized to ``size = (H, W)``."""
-    from PIL import Image, UnidentifiedImageError
-    from torchvision.transforms.functional import pil_to_tensor
-
-    try:
-        with Image.open(path) as image:
-            image = image.convert("L" if channels == 1 else "RGB").resize((size[1], size[0]), Image.BILINEAR)
-    except (UnidentifiedImageError, OSError) as e:
-        raise DataError(f"cannot read image {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
-    return pil_to_tensor(image).float().div_(255)
 
 
 def load_model(ckpt_path: str | Path, device: str = "cpu"):

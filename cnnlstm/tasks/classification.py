@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 from torchmetrics import MeanMetric, MetricCollection
 
-from cnnlstm.checks import probability
+from cnnlstm.arguments import Probability, checked
 from cnnlstm.tasks.base import StepOutput, Task
 
 
@@ -14,9 +14,10 @@ class Classification(Task):
     Metrics: ``loss`` and ``acc``.
     """
 
-    def __init__(self, label_smoothing: float = 0.0) -> None:
+    @checked
+    def __init__(self, label_smoothing: Probability = 0.0) -> None:
         super().__init__()
-        self.label_smoothing = probability("label_smoothing", label_smoothing)
+        self.label_smoothing = label_smoothing
 
     def loss(self, outputs: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         y = batch["y"]
