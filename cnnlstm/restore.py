@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from cnnlstm.cli_args import parse_bool, parse_device, parse_key_values
+from cnnlstm.cli_args import Flag, check_device, options, parse_key_values
 from cnnlstm.data.corruptions import corrupt as apply_corruptions
 from cnnlstm.data.images import IMAGE_SUFFIXES, load_image
 from cnnlstm.engine.builder import build
@@ -111,17 +111,23 @@ def restore(ckpt_path: str | Path, input: str | Path, output: str | Path, corrup
     return written
 
 
+@options("python -m cnnlstm.restore")
+def restore_options(ckpt_path: str, input: str, output: str, corrupt: Flag = False, device: str = "cpu",
+                    overwrite: Flag = False) -> dict:
+    """The command line of ``python -m cnnlstm.restore``."""
+    return {"ckpt_path": ckpt_path, "input": input, "output": output, "corrupt": corrupt, "device": device,
+            "overwrite": overwrite}
+
+
 def main(argv: list[str]) -> int:
     try:
-        args = parse_key_values(argv, ("ckpt_path", "input", "output"), ("corrupt", "device", "overwrite"))
-        corrupt = parse_bool("corrupt", args.get("corrupt", "false"))
-        overwrite = parse_bool("overwrite", args.get("overwrite", "false"))
-        device = parse_device("device", args.get("device", "cpu"))
+        args = parse_key_values(argv, restore_options)
+        check_device("device", args["device"])
     except ConfigError as e:
         print(f"error: {e}; {USAGE}", file=sys.stderr)
         return 2
     try:
-        written = restore(args["ckpt_path"], args["input"], args["output"], corrupt, device, overwrite=overwrite)
+        written = restore(**args)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -10,7 +10,7 @@ from cnnlstm.errors import ConfigError
     ("trainer.precision=8", "trainer.precision must be one of"),
     ("trainer.max_epochs=0", "trainer.max_epochs must be >= 1, got 0"),
     ("trainer.monitor_mode=up", "trainer.monitor_mode must be one of ['min', 'max']"),
-    ("+trainer.nope=1", "trainer: "),
+    ("+trainer.nope=1", "trainer.nope is not an argument of Trainer"),
 ])
 def test_trainer_errors_name_the_key(override, message):
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):

@@ -8,13 +8,12 @@ argument's name, so the run reports them as ``scheduler.<name> ...``.
 import math
 from typing import Annotated
 
-from pydantic import Field
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
 
-from cnnlstm.arguments import NonNegativeInt, PositiveInt, UnitInterval, checked
+from cnnlstm.arguments import NonNegativeInt, PositiveInt, UnitInterval, checked, within
 
-Decay = Annotated[float, Field(gt=0, le=1)]  # a factor that lowers the rate (1: keeps it): (0, 1]
+Decay = Annotated[float, within(0, 1, low_open=True, high_open=False)]  # a factor that lowers the rate (1: keeps it): (0, 1]
 
 
 @checked
