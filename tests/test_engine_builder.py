@@ -31,7 +31,7 @@ def test_null_model_arguments_come_from_the_data_and_explicit_values_win():
 
 def test_optimizer_learning_rate_checked():
     cfg = compose_config("optimizer.lr=0")
-    with pytest.raises(ConfigError, match="optimizer.lr must be a number > 0, got 0"):
+    with pytest.raises(ConfigError, match="optimizer.lr must be > 0, got 0"):
         build_optimizer(cfg.optimizer, [])
 
 

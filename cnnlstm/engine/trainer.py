@@ -96,7 +96,7 @@ class Trainer:
         max_epochs: PositiveInt | NoLimit = 1,
         max_steps: PositiveInt | NoLimit = -1,
         device: str = "auto",
-        precision: str | int = "32",
+        precision: Literal["32", "bf16", "16", 32, 16] = "32",
         compile: bool | Literal["true", "false", "parts", "full"] = False,
         activation_checkpointing: bool | str | list[str] | None = None,
         channels_last: bool = False,
