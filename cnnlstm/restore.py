@@ -1,7 +1,7 @@
 """Restore your own images with a trained restoration checkpoint.
 
 ``python -m cnnlstm.restore ckpt_path=PATH input=<image or folder> output=<dir> [corrupt=false] [device=cpu]
-[overwrite=false]``
+[overwrite=false] [max_pixels=67108864]``
 
 The model is rebuilt from the config stored in the checkpoint (no training data is read). Each
 image is converted to the model's channels and resized to its image size, restored with the
@@ -11,6 +11,7 @@ noise), also saved as ``<name>_corrupted.png``, to try the model on clean images
 
 Nothing is written when an output file would replace an input image or another output of the same
 run (``a.png`` and ``a.jpg``); files already in ``output`` are replaced only with ``overwrite=true``.
+An image whose header promises more than ``max_pixels`` is refused before it is decoded.
 """
 
 import sys
@@ -18,15 +19,16 @@ from pathlib import Path
 
 import torch
 
+from cnnlstm.arguments import PositiveInt
 from cnnlstm.cli_args import Flag, check_device, options, parse_key_values
 from cnnlstm.data.corruptions import corrupt as apply_corruptions
-from cnnlstm.data.images import IMAGE_SUFFIXES, load_image
+from cnnlstm.data.images import IMAGE_SUFFIXES, MAX_PIXELS, load_image
 from cnnlstm.engine.builder import build
 from cnnlstm.engine.checkpoint import load_checkpoint, load_trained_model, stored_config
 from cnnlstm.errors import CheckpointError, ConfigError, DataError, UserError
 
 USAGE = ("usage: python -m cnnlstm.restore ckpt_path=PATH input=<image or folder> output=<dir> [corrupt=false] "
-         "[device=cpu] [overwrite=false]")
+         "[device=cpu] [overwrite=false] [max_pixels=67108864]")
 
 
 def list_images(path: str | Path) -> list[Path]:
@@ -83,7 +85,8 @@ def check_outputs(files: list[Path], names: list[str], out_dir: Path, corrupt: b
 
 @torch.no_grad()
 def restore(ckpt_path: str | Path, input: str | Path, output: str | Path, corrupt: bool = False,
-            device: str = "cpu", batch_size: int = 64, overwrite: bool = False) -> list[Path]:
+            device: str = "cpu", batch_size: int = 64, overwrite: bool = False,
+            max_pixels: int = MAX_PIXELS) -> list[Path]:
     """Restore every image under ``input`` into ``output``; returns the written restored files."""
     from torchvision.utils import save_image
 
@@ -98,7 +101,8 @@ def restore(ckpt_path: str | Path, input: str | Path, output: str | Path, corrup
     written = []
     for start in range(0, len(files), batch_size):
         chunk = files[start:start + batch_size]
-        x = torch.stack([load_image(f, model.in_channels, model.image_size) for f in chunk]).to(device)  # (B, C, H, W)
+        x = torch.stack([load_image(f, model.in_channels, model.image_size, max_pixels=max_pixels)
+                         for f in chunk]).to(device)  # (B, C, H, W)
         if corrupt:
             keys = torch.arange(start, start + len(chunk), device=device)
             x, _ = apply_corruptions(getattr(data, "corruptions", []), x, 0, keys)
@@ -113,10 +117,10 @@ def restore(ckpt_path: str | Path, input: str | Path, output: str | Path, corrup
 
 @options("python -m cnnlstm.restore")
 def restore_options(ckpt_path: str, input: str, output: str, corrupt: Flag = False, device: str = "cpu",
-                    overwrite: Flag = False) -> dict:
+                    overwrite: Flag = False, max_pixels: PositiveInt = MAX_PIXELS) -> dict:
     """The command line of ``python -m cnnlstm.restore``."""
     return {"ckpt_path": ckpt_path, "input": input, "output": output, "corrupt": corrupt, "device": device,
-            "overwrite": overwrite}
+            "overwrite": overwrite, "max_pixels": max_pixels}
 
 
 def main(argv: list[str]) -> int:

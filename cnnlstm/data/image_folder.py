@@ -8,7 +8,7 @@ import torch
 
 from cnnlstm.arguments import PositiveInt, Probability, checked
 from cnnlstm.data.counter_rng import uniform
-from cnnlstm.data.images import image_files, load_image
+from cnnlstm.data.images import MAX_PIXELS, image_files, load_image
 from cnnlstm.data.restoration_base import RestorationData
 from cnnlstm.errors import DataError
 from cnnlstm.nn.conv_stack import per_layer
@@ -39,8 +39,10 @@ class ImageFolder(RestorationData):
                  mode: Literal["resize", "crop"] = "resize", load_size: PositiveInt | None = None,
                  val_fraction: Probability = 0.1, test_fraction: Probability = 0.1, corruption: Sequence | None = None,
                  seed: int = 0, batch_size: PositiveInt = 32, shuffle_seed: int = 0,
-                 drop_last: bool = False, eval_batch_size: PositiveInt | None = None) -> None:
+                 drop_last: bool = False, eval_batch_size: PositiveInt | None = None,
+                 max_pixels: PositiveInt = MAX_PIXELS) -> None:
         super().__init__(corruption, seed, batch_size, shuffle_seed, drop_last, eval_batch_size)
+        self.max_pixels = max_pixels
         self.root = Path(root)
         self.size = tuple(per_layer("size", size, 2))
         self.channels, self.mode = channels, mode
@@ -73,9 +75,11 @@ class ImageFolder(RestorationData):
             raise DataError(f"data.root={self.root} holds {len(files)} images; at least 3 are needed (train/val/test)")
         sizes = self.split_sizes(len(files))  # before reading: a bad split fails fast
         if self.mode == "resize":
-            images = torch.stack([load_image(f, self.channels, self.size) for f in files])  # (N, C, H, W)
+            images = torch.stack([load_image(f, self.channels, self.size, max_pixels=self.max_pixels)
+                                  for f in files])  # (N, C, H, W)
         else:
-            images = torch.stack([load_image(f, self.channels, square=self.load_size) for f in files])  # (N, C, L, L)
+            images = torch.stack([load_image(f, self.channels, square=self.load_size, max_pixels=self.max_pixels)
+                                  for f in files])  # (N, C, L, L)
         order = torch.randperm(len(files), generator=torch.Generator().manual_seed(self.seed))
         split_indices = order.split(sizes)
         self.images = {split: images[idx].to(self.device) for split, idx in zip(("val", "test", "train"), split_indices)}

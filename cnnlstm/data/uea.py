@@ -1,5 +1,6 @@
 """Multivariate UEA/UCR classification sets that aeon ships (JapaneseVowels ...), held on the device."""
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,8 @@ from cnnlstm.arguments import NonNegativeFloat, NonNegativeInt, PositiveInt, Pro
 from cnnlstm.data.padded import PaddedSequences
 from cnnlstm.errors import ConfigError, DataError
 from cnnlstm.nn.masking import length_mask
+
+log = logging.getLogger(__name__)
 
 
 def _header(name: str) -> dict[str, str]:
@@ -45,8 +48,11 @@ def is_multivariate(name: str) -> bool:
     return _header(name).get("univariate") == "false"
 
 
-def load_split(name: str, split: str, extract_path: str | None = None) -> tuple[list[np.ndarray], np.ndarray]:
-    """``(series, labels)`` of a split: each series ``(C, T_i)`` float32 (trailing NaNs dropped)."""
+def load_split(name: str, split: str, extract_path: str | None = None,
+               skip_bad: bool = False) -> tuple[list[np.ndarray], np.ndarray]:
+    """``(series, labels)`` of a split: each series ``(C, T_i)`` float32. Trailing NaNs mark a
+    shorter series and are dropped; a NaN or infinite value inside a series is a DataError naming
+    it (``skip_bad``: the series is left out, with a warning)."""
     from aeon.datasets import load_classification
 
     if extract_path is None and name not in shipped_datasets():
@@ -58,13 +64,20 @@ def load_split(name: str, split: str, extract_path: str | None = None) -> tuple[
         X, y = load_classification(name, split=split, extract_path=extract_path, return_metadata=False)
     except Exception as e:  # aeon raises many types for missing or malformed files
         raise DataError(f"cannot load UEA dataset {name!r} ({split}): {str(e).strip().splitlines()[0]}") from None
-    series = []
-    for x in X:
+    series, keep = [], []
+    for i, x in enumerate(X):
         x = np.asarray(x, dtype=np.float32)  # (C, T)
         valid = ~np.isnan(x).all(0)
         end = int(np.nonzero(valid)[0].max()) + 1 if valid.any() else 0
-        series.append(np.nan_to_num(x[:, :end]))
-    return series, np.asarray(y).astype(str)
+        if np.isfinite(x[:, :end]).all():
+            series.append(x[:, :end])
+            keep.append(i)
+        elif not skip_bad:
+            raise DataError(f"UEA dataset {name!r} ({split}) series {i} holds NaN or infinite values "
+                            "(set data.skip_bad=true to leave such series out)")
+    if len(keep) < len(X):
+        log.warning("left out %d %s series of %r holding NaN or infinite values", len(X) - len(keep), split, name)
+    return series, np.asarray(y).astype(str)[keep]
 
 
 def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -104,6 +117,7 @@ class UEA(PaddedSequences):
         noise_std: standard deviation of Gaussian noise added to the valid frames of training
             batches (augmentation; 0 = off). Drawn from torch's global generator, so it follows
             the run's seed and is restored on resume.
+        skip_bad: leave out series holding NaN or infinite values (default: an error naming one).
         batch_size, eval_batch_size, shuffle_seed, drop_last: see :class:`IndexedData`.
     """
 
@@ -111,11 +125,11 @@ class UEA(PaddedSequences):
     def __init__(self, name: str = "JapaneseVowels", val_fraction: Probability = 0.1, split_seed: NonNegativeInt = 0,
                  normalize: bool = True, extract_path: str | Path | None = None, noise_std: NonNegativeFloat = 0.0,
                  batch_size: PositiveInt = 32, eval_batch_size: PositiveInt | None = None, shuffle_seed: int = 0,
-                 drop_last: bool = False) -> None:
+                 drop_last: bool = False, skip_bad: bool = False) -> None:
         super().__init__(batch_size, shuffle_seed, drop_last, eval_batch_size)
         self.name, self.noise_std = name, noise_std
-        train, y_train = load_split(self.name, "train", extract_path)
-        test, y_test = load_split(self.name, "test", extract_path)
+        train, y_train = load_split(self.name, "train", extract_path, skip_bad)
+        test, y_test = load_split(self.name, "test", extract_path, skip_bad)
         self.classes = sorted(set(y_train) | set(y_test))
         index = {c: i for i, c in enumerate(self.classes)}
         keep, held = stratified_split(y_train, val_fraction, split_seed)

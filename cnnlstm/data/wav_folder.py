@@ -10,7 +10,7 @@ import torch
 
 from cnnlstm.arguments import PositiveInt, checked
 from cnnlstm.data.padded import PaddedSequences
-from cnnlstm.errors import ConfigError, DataError
+from cnnlstm.errors import ConfigError, DataError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -27,13 +27,17 @@ def read_wav(path: Path, sample_rate: int, resample: bool, min_samples: int) -> 
     """Mono float32 samples of ``path`` at ``sample_rate``; DataError naming the file if unusable."""
     import soundfile
 
+    if not Path(path).is_file():
+        raise DataError(f"{path}: no such file")
     try:
         audio, rate = soundfile.read(str(path), dtype="float32", always_2d=True)  # (S, channels)
     except Exception as e:  # soundfile raises LibsndfileError, RuntimeError, TypeError ...
-        raise DataError(f"{path}: unreadable or corrupt audio ({str(e).strip().splitlines()[0]})") from None
+        raise DataError(f"{path}: unreadable or corrupt audio ({first_line(e)})") from None
     audio = audio.mean(1)
     if audio.size == 0:
         raise DataError(f"{path}: empty audio file (0 samples)")
+    if not np.isfinite(audio).all():
+        raise DataError(f"{path}: {int((~np.isfinite(audio)).sum())} samples are NaN or infinite")
     if rate != sample_rate:
         if not resample:
             raise DataError(f"{path}: sample rate {rate} Hz, expected data.sample_rate={sample_rate} "

@@ -5,6 +5,7 @@ import torch.nn.functional as F
 from torchmetrics import MeanMetric, MetricCollection
 
 from cnnlstm.arguments import Probability, checked
+from cnnlstm.errors import DataError
 from cnnlstm.tasks.base import StepOutput, Task
 
 
@@ -18,6 +19,12 @@ class Classification(Task):
     def __init__(self, label_smoothing: Probability = 0.0) -> None:
         super().__init__()
         self.label_smoothing = label_smoothing
+
+    def check_data(self, data) -> None:
+        """A data source that names its classes must have two or more: one class has nothing to learn."""
+        classes = getattr(data, "classes", None)
+        if classes is not None and len(classes) < 2:
+            raise DataError(f"the data has {len(classes)} class {list(classes)}: classification needs at least 2")
 
     def loss(self, outputs: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         y = batch["y"]
