@@ -6,6 +6,7 @@ Each entry point declares its options as the signature of a function wrapped by 
 problem is one ConfigError line naming the key.
 """
 
+import sys
 from collections.abc import Callable
 from typing import Annotated
 
@@ -14,7 +15,7 @@ from pydantic import ConfigDict, PlainValidator, validate_call
 from pydantic_core import PydanticCustomError
 
 from cnnlstm.arguments import ValidationError, first_problem
-from cnnlstm.errors import ConfigError
+from cnnlstm.errors import ConfigError, UserError
 
 # lax: "100" -> 100.0 and "true" -> True, as a command line spells them; nan and inf refused
 _CLI = ConfigDict(strict=False, allow_inf_nan=False)
@@ -61,3 +62,20 @@ def check_device(key: str, value: str) -> str:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"{key}={value}: no CUDA device is available here (use {key}=cpu)")
     return value
+
+
+def run_command(argv: list[str], declared: Callable, usage: str, action: Callable[[dict], None]) -> int:
+    """Parse ``argv`` with ``declared``, check its ``device``, call ``action(args)``; a bad argument
+    is one line with the usage, a user error one line; returns the exit code (0 or 2)."""
+    try:
+        args = parse_key_values(argv, declared)
+        check_device("device", args["device"])
+    except ConfigError as e:
+        print(f"error: {e}; {usage}", file=sys.stderr)
+        return 2
+    try:
+        action(args)
+    except (UserError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0

@@ -20,12 +20,12 @@ from pathlib import Path
 import torch
 
 from cnnlstm.arguments import PositiveInt
-from cnnlstm.cli_args import Flag, check_device, options, parse_key_values
+from cnnlstm.cli_args import Flag, options, run_command
 from cnnlstm.data.corruptions import corrupt as apply_corruptions
 from cnnlstm.data.images import IMAGE_SUFFIXES, MAX_PIXELS, load_image
 from cnnlstm.engine.builder import build
 from cnnlstm.engine.checkpoint import load_checkpoint, load_trained_model, stored_config
-from cnnlstm.errors import CheckpointError, ConfigError, DataError, UserError
+from cnnlstm.errors import CheckpointError, DataError
 
 USAGE = ("usage: python -m cnnlstm.restore ckpt_path=PATH input=<image or folder> output=<dir> [corrupt=false] "
          "[device=cpu] [overwrite=false] [max_pixels=67108864]")
@@ -124,19 +124,10 @@ def restore_options(ckpt_path: str, input: str, output: str, corrupt: Flag = Fal
 
 
 def main(argv: list[str]) -> int:
-    try:
-        args = parse_key_values(argv, restore_options)
-        check_device("device", args["device"])
-    except ConfigError as e:
-        print(f"error: {e}; {USAGE}", file=sys.stderr)
-        return 2
-    try:
-        written = restore(**args)
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(f"restored {len(written)} image(s) into {args['output']}")
-    return 0
+    def action(args: dict) -> None:
+        print(f"restored {len(restore(**args))} image(s) into {args['output']}")
+
+    return run_command(argv, restore_options, USAGE, action)
 
 
 if __name__ == "__main__":

@@ -17,10 +17,10 @@ import torch
 from torch import nn
 
 from cnnlstm.arguments import PositiveFloat, PositiveInt, checked
-from cnnlstm.cli_args import check_device, options, parse_key_values
+from cnnlstm.cli_args import options, run_command
 from cnnlstm.data.wav_folder import class_names, read_wav
 from cnnlstm.engine.checkpoint import load_trained_model
-from cnnlstm.errors import ConfigError, UserError
+from cnnlstm.errors import ConfigError
 
 USAGE = "usage: python -m cnnlstm.stream ckpt_path=PATH wav=FILE [chunk_ms=100] [device=cpu] [threads=1]"
 
@@ -83,20 +83,12 @@ def stream_options(ckpt_path: str, wav: str, chunk_ms: PositiveFloat = 100.0, de
 
 
 def main(argv: list[str]) -> int:
-    try:
-        args = parse_key_values(argv, stream_options)
-        check_device("device", args["device"])
-    except ConfigError as e:
-        print(f"error: {e}; {USAGE}", file=sys.stderr)
-        return 2
-    try:
+    def action(args: dict) -> None:
         torch.set_num_threads(args["threads"])
         model, names = load_streaming_model(args["ckpt_path"], args["device"])
         stream_file(model, args["wav"], args["chunk_ms"], args["device"], names)
-    except (UserError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+
+    return run_command(argv, stream_options, USAGE, action)
 
 
 if __name__ == "__main__":

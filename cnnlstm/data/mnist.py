@@ -9,7 +9,7 @@ import torch
 
 from cnnlstm.arguments import NonNegativeInt, PositiveInt, checked
 from cnnlstm.data.restoration_base import RestorationData
-from cnnlstm.errors import DataError
+from cnnlstm.errors import DataError, first_line
 
 HOW_TO_GET = (
     "get the four MNIST files once on a machine with internet: python -c \"import torchvision; "
@@ -109,9 +109,8 @@ class MNIST(RestorationData):
                 sets[train] = torchvision.datasets.MNIST(self.root, train=train, download=self.download)
             except (RuntimeError, OSError) as e:  # absent files ("Dataset not found") or no network
                 remove_empty_dirs(absent)
-                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
                 raise DataError(f"data.source=torchvision: MNIST is not under {raw} "
-                                f"and could not be downloaded ({first}); " + HOW_TO_GET.format(root=self.root)) from None
+                                f"and could not be downloaded ({first_line(e)}); " + HOW_TO_GET.format(root=self.root)) from None
         train_pool = sets[True].data.float().div_(255).unsqueeze(1)  # (60000, 1, 28, 28)
         test_pool = sets[False].data.float().div_(255).unsqueeze(1)  # (10000, 1, 28, 28)
         sizes = dict(self.n)

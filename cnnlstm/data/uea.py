@@ -8,7 +8,7 @@ import torch
 
 from cnnlstm.arguments import NonNegativeFloat, NonNegativeInt, PositiveInt, Probability, checked
 from cnnlstm.data.padded import PaddedSequences
-from cnnlstm.errors import ConfigError, DataError
+from cnnlstm.errors import ConfigError, DataError, first_line
 from cnnlstm.nn.masking import length_mask
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def load_split(name: str, split: str, extract_path: str | None = None,
     try:
         X, y = load_classification(name, split=split, extract_path=extract_path, return_metadata=False)
     except Exception as e:  # aeon raises many types for missing or malformed files
-        raise DataError(f"cannot load UEA dataset {name!r} ({split}): {str(e).strip().splitlines()[0]}") from None
+        raise DataError(f"cannot load UEA dataset {name!r} ({split}): {first_line(e)}") from None
     series, keep = [], []
     for i, x in enumerate(X):
         x = np.asarray(x, dtype=np.float32)  # (C, T)
