@@ -20,7 +20,8 @@ LAYERS = {
     "models": 3,
     "data": 4, "tasks": 4,
     "engine": 5,
-    "stream": 6, "restore": 6, "cli_args": 6, "bench": 6, "visualize": 6, "experiments": 6,
+    "cli_args": 6,
+    "stream": 7, "restore": 7, "bench": 7, "visualize": 7, "experiments": 7,
 }
 
 
