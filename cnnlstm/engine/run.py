@@ -60,6 +60,7 @@ def run_job(job: Callable[[DictConfig, Path], dict], cfg: DictConfig, extra_keys
     run_dir, multirun = Path(hydra.runtime.output_dir), hydra.mode == RunMode.MULTIRUN
     try:
         refuse_unknown_keys(cfg, [str(o) for o in hydra.overrides.task], extra_keys)
+        name = selection_metric(cfg)
         metrics = job(cfg, run_dir)
     except TrainingInterrupted as e:
         log.warning("%s", e)
@@ -81,8 +82,17 @@ def run_job(job: Callable[[DictConfig, Path], dict], cfg: DictConfig, extra_keys
         return None
     if multirun:
         (run_dir / "failure.json").unlink(missing_ok=True)  # a rerun that succeeds clears an old failure
-    name = cfg.get("optimized_metric")
     return float(metrics[name]) if name and name in metrics else None
+
+
+def selection_metric(cfg: DictConfig) -> str | None:
+    """``optimized_metric``, what a sweeper chooses by: never a test metric, so no hyper-parameter
+    is chosen on the test split (the test split is scored once, at the end, and only reported)."""
+    name = cfg.get("optimized_metric")
+    if name is not None and not str(name).startswith(("best/val/", "val/")):
+        raise ConfigError(f"optimized_metric={name}: a sweep may only choose by a validation metric "
+                          "(best/val/<name>, e.g. best/${trainer.monitor}); the test split is for reporting")
+    return name
 
 
 def check_output_dirs(argv: list[str]) -> None:
