@@ -19,7 +19,7 @@ one with ``failure.json`` is ``failed`` (its one-line error is kept), one with n
   Beside the main metric: its 95 % confidence interval over the group's jobs (Student t:
   ``mean ± t(0.975, n-1) s / sqrt(n)``), and with ``--baseline key=value`` the paired difference
   to the baseline group (the jobs with ``key=value`` and the same other swept values), over the
-  seeds both share, with its own 95 % interval.
+  seeds (and cross-validation folds, ``data.fold``) both share, with its own 95 % interval.
 - ``summary.png``: the main metric per group, mean with 95 % CI error bars and each job as a dot.
 """
 
@@ -33,6 +33,7 @@ import pandas as pd
 import yaml
 
 SEED = "seed"
+REPLICATES = (SEED, "data.fold")  # repetitions of one setting (seeds, cross-validation folds): never group keys
 MAIN_METRICS = ("test/acc", "test/psnr_masked", "test/psnr", "test/loss")
 STATUS_COLUMNS = ["job", "status", "error"]
 MISSING = "-"
@@ -116,7 +117,7 @@ def group_keys(table: pd.DataFrame, overrides: list[str]) -> list[str]:
 
     When only seeds vary, the constant overrides name the single group (or none: one "all" row).
     """
-    keys = [k for k in overrides if k != SEED]
+    keys = [k for k in overrides if k not in REPLICATES]
     swept = [k for k in keys if table[k].nunique() > 1]
     return swept or keys
 
@@ -154,10 +155,11 @@ def interval_text(values) -> str:
 
 def paired_difference(group: pd.DataFrame, baseline: pd.DataFrame, metric: str) -> str:
     """``+0.03 [0.01, 0.05] (n=5)``: mean and 95 % CI of the per-seed differences to the baseline."""
-    if group is baseline or SEED not in group:
+    pair_on = [k for k in REPLICATES if k in group]
+    if group is baseline or not pair_on:
         return MISSING
-    mine = group.set_index(SEED)[metric].apply(pd.to_numeric, errors="coerce")
-    theirs = baseline.set_index(SEED)[metric].apply(pd.to_numeric, errors="coerce")
+    mine = group.set_index(pair_on)[metric].apply(pd.to_numeric, errors="coerce")
+    theirs = baseline.set_index(pair_on)[metric].apply(pd.to_numeric, errors="coerce")
     diffs = (mine - theirs.reindex(mine.index)).dropna()
     if diffs.empty:
         return MISSING
@@ -238,7 +240,7 @@ def write_markdown(path: Path, root: Path, table: pd.DataFrame, groups: pd.DataF
     shown = keys + columns + ["jobs"] + (["failed"] if len(bad) else [])
     text += [markdown_table(groups[shown]) if len(ok) else "No job finished.", ""]
     if len(bad):
-        shown = [k for k in table.columns[3:] if k in keys or k == SEED]
+        shown = [k for k in table.columns[3:] if k in keys or k in REPLICATES]
         failed = bad[["job"] + shown + ["status", "error"]]
         text += ["## Failed or incomplete jobs", "", markdown_table(failed), ""]
     path.write_text("\n".join(text))
