@@ -121,7 +121,7 @@ def reproduce(name: str, extra: list[str] | None = None) -> Path:
     """Run every sweep of the study, summarize it, refresh ``experiments/results/<name>/``."""
     from cnnlstm.experiments.summarize import summarize
 
-    study, start = load_study(name), time.time()
+    study, start, commit = load_study(name), time.time(), git_commit()  # before anything is rewritten
     jobs = current_hashes(study)  # fails early on a study that does not compose
     sweep_root = ROOT / "multirun" / name
     if sweep_root.exists():
@@ -138,7 +138,7 @@ def reproduce(name: str, extra: list[str] | None = None) -> Path:
     for file in ("summary.md", "summary.csv", "summary.png"):
         if (sweep_root / file).exists():
             shutil.copy(sweep_root / file, out / file)
-    provenance = git_commit() | {
+    provenance = commit | {
         "study": name, "command": f"python -m cnnlstm.experiments.reproduce {name}",
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "machine": machine(),
         "wall_seconds": round(time.time() - start, 1), "extra_overrides": extra or [], "jobs": jobs}
