@@ -6,7 +6,8 @@ Counts with ``ast`` over ``cnnlstm/**/*.py``:
 - validation lines, each counted once:
   * every line of a ``raise`` statement (except a bare re-raise ``raise``);
   * the header lines of an ``if`` whose body is only a ``raise`` (the check's condition);
-  * every line of an ``except`` handler whose body ends in a ``raise`` (error translation);
+  * every line of an ``except`` handler whose body ends in raising another error (translation;
+    clean-up followed by a bare ``raise`` is not counted);
   * every line of a call to a hand-written check imported from ``cnnlstm.checks``;
   * every code line of the modules whose whole purpose is checking (``VALIDATION_MODULES``), except
     their imports, ``__all__`` and the declared types themselves (``PositiveInt = Annotated[...]``).
@@ -51,7 +52,8 @@ def validation_lines(tree: ast.Module) -> set[int]:
             found.update(range(node.lineno, node.end_lineno + 1))
         elif isinstance(node, ast.If) and node.body and all(isinstance(s, ast.Raise) for s in node.body):
             found.update(range(node.lineno, node.test.end_lineno + 1))
-        elif isinstance(node, ast.ExceptHandler) and node.body and isinstance(node.body[-1], ast.Raise):
+        elif isinstance(node, ast.ExceptHandler) and node.body and isinstance(node.body[-1], ast.Raise) and (
+                node.body[-1].exc is not None):  # translation; a bare re-raise after clean-up is not
             found.update(range(node.lineno, node.end_lineno + 1))
     return found
 
