@@ -10,9 +10,8 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from cnnlstm.engine.cli import run_job
 from cnnlstm.engine.distributed import hydra_argv_for_rank
-from cnnlstm.engine.run import train
+from cnnlstm.engine.run import run_job, train
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")

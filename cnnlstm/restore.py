@@ -17,13 +17,11 @@ import sys
 from pathlib import Path
 
 import torch
-from omegaconf import OmegaConf
 
 from cnnlstm.cli_args import parse_bool, parse_device, parse_key_values
 from cnnlstm.data.corruptions import corrupt as apply_corruptions
-from cnnlstm.engine.builder import build, build_model
-from cnnlstm.engine.checkpoint import load_checkpoint
-from cnnlstm.engine.ema import inference_weights
+from cnnlstm.engine.builder import build
+from cnnlstm.engine.checkpoint import load_checkpoint, load_trained_model, stored_config
 from cnnlstm.errors import CheckpointError, ConfigError, DataError, UserError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
@@ -60,18 +58,11 @@ def load_image(path: Path, channels: int, size: tuple[int, int]) -> torch.Tensor
 def load_model(ckpt_path: str | Path, device: str = "cpu"):
     """The model of a checkpoint (eval mode) and its data source object (not set up: no data is read)."""
     ckpt = load_checkpoint(ckpt_path, map_location=device)
-    cfg = OmegaConf.create(ckpt.get("config") or {})
-    if "model" not in cfg or "data" not in cfg:
-        raise CheckpointError(f"checkpoint {ckpt_path} carries no config; it was not written by cnnlstm train")
-    data = build(cfg.data, "data")
-    model = build_model(cfg.model, getattr(data, "dims", {}))
-    try:
-        model.load_state_dict(inference_weights(ckpt))
-    except RuntimeError as e:
-        raise CheckpointError(f"checkpoint {ckpt_path} does not fit its model: {str(e).splitlines()[0]}") from None
+    data = build(stored_config(ckpt, ckpt_path, "model", "data").data, "data")
+    model, _ = load_trained_model(ckpt_path, data.model_args, device, ckpt=ckpt)
     if not hasattr(model, "image_size"):
         raise CheckpointError(f"checkpoint {ckpt_path} is not a restoration model ({type(model).__name__})")
-    return model.to(device).eval(), data
+    return model, data
 
 
 def output_names(files: list[Path], input: str | Path) -> list[str]:

@@ -14,14 +14,11 @@ import time
 from pathlib import Path
 
 import torch
-from omegaconf import OmegaConf
 
 from cnnlstm.cli_args import parse_device, parse_key_values, parse_number
 from cnnlstm.data.wav_folder import class_names, read_wav
-from cnnlstm.engine.builder import build_model
-from cnnlstm.engine.checkpoint import load_checkpoint
-from cnnlstm.engine.ema import inference_weights
-from cnnlstm.errors import CheckpointError, ConfigError, UserError
+from cnnlstm.engine.checkpoint import load_trained_model
+from cnnlstm.errors import ConfigError, UserError
 
 USAGE = "usage: python -m cnnlstm.stream ckpt_path=PATH wav=FILE [chunk_ms=100] [device=cpu] [threads=1]"
 
@@ -29,23 +26,18 @@ USAGE = "usage: python -m cnnlstm.stream ckpt_path=PATH wav=FILE [chunk_ms=100] 
 def load_streaming_model(ckpt_path: str | Path, device: str = "cpu"):
     """The model of a checkpoint, in eval mode; its ``num_outputs`` and ``sample_rate`` are read from
     the weights, so the training data need not be present. Returns ``(model, class names or None)``."""
-    ckpt = load_checkpoint(ckpt_path, map_location=device)
-    cfg = OmegaConf.create(ckpt.get("config") or {})
-    if "model" not in cfg:
-        raise CheckpointError(f"checkpoint {ckpt_path} carries no config; it was not written by cnnlstm train")
-    weights = inference_weights(ckpt)
-    if "frontend.rate" not in weights:
-        raise ConfigError(f"checkpoint {ckpt_path}: its model takes feature frames, not audio "
-                          "(train it with audio data, e.g. data=wav_folder)")
-    dims = {"num_outputs": int(weights["output.bias"].shape[0]), "sample_rate": int(weights["frontend.rate"])}
-    model = build_model(cfg.model, dims)
-    try:
-        model.load_state_dict(weights)
-    except RuntimeError as e:
-        raise CheckpointError(f"checkpoint {ckpt_path} does not fit its model: {str(e).splitlines()[0]}") from None
+    model, cfg = load_trained_model(ckpt_path, _args_from_weights(ckpt_path), device)
     root = cfg.get("data", {}).get("root")
-    names = class_names(root) if root and Path(root).is_dir() else None
-    return model.to(device).eval(), names
+    return model, class_names(root) if root and Path(root).is_dir() else None
+
+
+def _args_from_weights(ckpt_path):
+    def model_args(cfg, weights: dict) -> dict:
+        if "frontend.rate" not in weights:
+            raise ConfigError(f"checkpoint {ckpt_path}: its model takes feature frames, not audio "
+                              "(train it with audio data, e.g. data=wav_folder)")
+        return {"num_outputs": int(weights["output.bias"].shape[0]), "sample_rate": int(weights["frontend.rate"])}
+    return model_args
 
 
 @torch.no_grad()

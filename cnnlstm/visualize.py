@@ -16,8 +16,7 @@ import hydra
 import torch
 from omegaconf import DictConfig
 
-from cnnlstm.engine.cli import hydra_run_dir, run_job
-from cnnlstm.engine.run import build_parts
+from cnnlstm.engine.run import build_parts, run_job
 
 log = logging.getLogger(__name__)
 
@@ -70,4 +69,4 @@ def main(cfg: DictConfig) -> None:
 if __name__ == "__main__":
     main()
 
-__all__ = ["draw", "dot_program", "hydra_run_dir"]
+__all__ = ["draw", "dot_program"]

@@ -124,7 +124,7 @@ def test_a_crashing_job_in_a_multirun_writes_its_error_and_returns(tmp_path):
     from hydra.types import RunMode
     from omegaconf import open_dict
 
-    from cnnlstm.engine.cli import run_job
+    from cnnlstm.engine.run import run_job
 
     cfg = hydra_config("optimized_metric=test/acc")
     with open_dict(cfg):
@@ -137,8 +137,8 @@ def test_a_crashing_job_in_a_multirun_writes_its_error_and_returns(tmp_path):
     HydraConfig.instance().set_config(cfg)
     try:
         assert run_job(crash, cfg) is None
-        assert json.loads((tmp_path / "failure.json").read_text()) == {
-            "error": "RuntimeError: CUDA error: an illegal memory access was encountered"}
+        assert json.loads((tmp_path / "failure.json").read_text())["error"] == (
+            "RuntimeError: CUDA error: an illegal memory access was encountered")
         assert run_job(lambda cfg, run_dir: {"test/acc": 0.75}, cfg) == 0.75  # an ok job returns the metric
         assert not (tmp_path / "failure.json").exists()  # and a rerun that succeeds clears the old failure
     finally:

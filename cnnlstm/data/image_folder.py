@@ -49,7 +49,7 @@ class ImageFolder(RestorationData):
             raise DataError(f"data.val_fraction={val_fraction} + data.test_fraction={test_fraction} must be < 1: "
                             "they leave no training images")
         self.seed = int(seed)
-        self.dims = {"image_size": list(self.size), "in_channels": self.channels}
+        self.model_args = {"image_size": list(self.size), "in_channels": self.channels}
 
     def _read(self, path: Path) -> torch.Tensor:
         from PIL import Image, UnidentifiedImageError

@@ -22,7 +22,7 @@ class IndexedData(ABC):
     of the val/test splits; ``None`` (``null`` in a config) uses ``batch_size``.
     """
 
-    dims: dict[str, object] = {}
+    model_args: dict[str, object] = {}
 
     def __init__(self, batch_size: int = 32, shuffle_seed: int = 0, drop_last: bool = False,
                  eval_batch_size: int | None = None) -> None:

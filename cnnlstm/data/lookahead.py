@@ -52,7 +52,7 @@ class LookaheadSymbols(IndexedData):
                               f"max_len {max_len})")
         self.noise = positive_float("noise", noise, allow_zero=True)
         self.seeds = {split: split_seed(seed, split) for split in self.sizes}
-        self.dims = {"in_features": self.num_symbols, "num_outputs": self.num_symbols}
+        self.model_args = {"in_features": self.num_symbols, "num_outputs": self.num_symbols}
 
     def split_size(self, split: str) -> int:
         return self.sizes[split]

@@ -63,7 +63,7 @@ class MNIST(RestorationData):
             if n is not None:
                 positive_int(f"n_{split}", n, allow_zero=split != "train")
         self.seed = int(seed)
-        self.dims = {"image_size": [28, 28], "in_channels": 1}
+        self.model_args = {"image_size": [28, 28], "in_channels": 1}
 
     def setup(self, device="cpu", rank: int = 0, world_size: int = 1) -> None:
         super().setup(device, rank, world_size)

@@ -67,7 +67,7 @@ class MovingSquares(IndexedData):
         if self.seq_len > self.size:
             raise ConfigError(f"seq_len must be <= size (the dot crosses the frame once), got {seq_len} > {size}")
         self.seeds = {split: split_seed(seed, split) for split in self.sizes}
-        self.dims = {"frame_size": self.size, "in_channels": 1, "num_outputs": 1}
+        self.model_args = {"frame_size": self.size, "in_channels": 1, "num_outputs": 1}
 
     def split_size(self, split: str) -> int:
         return self.sizes[split]

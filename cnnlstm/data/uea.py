@@ -139,7 +139,7 @@ class UEA(PaddedSequences):
             for split, (x, lengths, y) in self.tensors.items():
                 mask = (torch.arange(x.shape[1])[None] < lengths[:, None]).unsqueeze(-1)
                 self.tensors[split] = (((x - mean) / std) * mask, lengths, y)
-        self.dims = {"in_features": int(train[0].shape[0]), "num_outputs": len(self.classes)}
+        self.model_args = {"in_features": int(train[0].shape[0]), "num_outputs": len(self.classes)}
 
     def make_batch(self, split: str, indices: torch.Tensor) -> dict[str, torch.Tensor]:
         x, lengths, y = self.padded_batch(split, indices)  # x: (B, T, C)

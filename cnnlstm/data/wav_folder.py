@@ -100,7 +100,7 @@ class WavFolder(PaddedSequences):
         self.skipped = bad
         if self.split_size("train") == 0:
             raise DataError(f"data.root={root}: no usable training files")
-        self.dims = {"num_outputs": len(self.classes), "sample_rate": self.sample_rate}
+        self.model_args = {"num_outputs": len(self.classes), "sample_rate": self.sample_rate}
 
     def _bad(self, message: str, bad: list[str]) -> None:
         if not self.skip_bad:

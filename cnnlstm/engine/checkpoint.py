@@ -1,39 +1,24 @@
-"""Atomic checkpoint writes and safe (``weights_only=True``) loads."""
+"""Checkpoints: atomic writes, safe (``weights_only=True``) loads, and the trained model they hold."""
 
-import os
 import pickle
-import tempfile
 import zipfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import torch
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
 
-from cnnlstm.errors import CheckpointError
+from cnnlstm.engine.atomic import write_atomic
+from cnnlstm.engine.builder import build_model
+from cnnlstm.engine.ema import inference_weights
+from cnnlstm.errors import CheckpointError, first_line
 
 
 def save_atomic(obj: dict, path: str | Path) -> None:
-    """Write ``obj`` with ``torch.save`` so that ``path`` is either the old file or the new one.
-
-    The data goes to a temporary file in the same directory, is flushed and fsynced, then renamed
-    over ``path``: a crash mid-save leaves the previous checkpoint intact.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    """Write ``obj`` with ``torch.save`` so that ``path`` is either the old file or the new one:
+    a crash mid-save leaves the previous checkpoint intact."""
+    write_atomic(path, lambda f: torch.save(obj, f))
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
@@ -48,14 +33,44 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(
-            f"refusing to load {path}: it is not a plain weights file ({first}); "
+            f"refusing to load {path}: it is not a plain weights file ({first_line(e)}); "
             "only checkpoints written by cnnlstm (tensors and plain values) are loaded"
         ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError, IndexError, TypeError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"checkpoint {path} is corrupt or unreadable: {first}") from None
+        raise CheckpointError(f"checkpoint {path} is corrupt or unreadable: {first_line(e)}") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt:
         raise CheckpointError(f"checkpoint {path} is not a cnnlstm checkpoint (no 'model' entry)")
     return ckpt
+
+
+def load_weights(part, state: dict, path: str | Path, name: str = "model") -> None:
+    """``part.load_state_dict(state)``; a mismatch is one line naming the first bad key and shapes."""
+    try:
+        part.load_state_dict(state)
+    except (KeyError, RuntimeError, ValueError) as e:
+        lines = [line.strip() for line in str(e).strip().splitlines() if line.strip()]
+        detail = lines[1] if len(lines) > 1 and lines[0].startswith("Error(s) in loading") else first_line(e)
+        raise CheckpointError(f"checkpoint {path} does not fit this run's {name}: {detail}") from None
+
+
+def stored_config(ckpt: dict, path: str | Path, *sections: str) -> DictConfig:
+    """The run config a checkpoint carries; it must have each of ``sections`` (``model``, ``data``)."""
+    cfg = OmegaConf.create(ckpt.get("config") or {})
+    if any(section not in cfg for section in sections):
+        raise CheckpointError(f"checkpoint {path} carries no config; it was not written by cnnlstm train")
+    return cfg
+
+
+def load_trained_model(path: str | Path, model_args: Mapping | Callable[[DictConfig, dict], Mapping],
+                       device: str | torch.device = "cpu", ckpt: dict | None = None) -> tuple[nn.Module, DictConfig]:
+    """The one "checkpoint -> config -> model with weights" loader (``eval.py``, ``cnnlstm.stream``,
+    ``cnnlstm.restore``): rebuilds the stored model config with ``model_args`` (the arguments the
+    data decides; a callable gets the config and the inference weights), loads the inference
+    weights (the moving average when there is one), in eval mode on ``device``."""
+    ckpt = ckpt if ckpt is not None else load_checkpoint(path, map_location=device)
+    cfg = stored_config(ckpt, path, "model")
+    weights = inference_weights(ckpt)
+    model = build_model(cfg.model, model_args(cfg, weights) if callable(model_args) else model_args)
+    load_weights(model, weights, path)
+    return model.to(device).eval(), cfg

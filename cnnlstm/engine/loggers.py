@@ -7,6 +7,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from cnnlstm.errors import first_line
+
 log = logging.getLogger(__name__)
 
 
@@ -50,12 +52,17 @@ class TensorBoardLogger(NullLogger):
             self.writer.add_scalar(key, value, step)
 
     def log_graph(self, model: nn.Module, args: tuple) -> None:
+        """Trace ``model`` in eval mode without gradients: no dropout draw, no batch-norm update."""
+        was_training = model.training
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                self.writer.add_graph(model, args)
+                with torch.no_grad():
+                    self.writer.add_graph(model.eval(), args)
         except Exception as e:  # tracing is best-effort: a model it cannot trace still trains
-            log.warning("TensorBoard graph skipped: %s", str(e).splitlines()[0] if str(e) else type(e).__name__)
+            log.warning("TensorBoard graph skipped: %s", first_line(e))
+        finally:
+            model.train(was_training)
 
     def log_images(self, tag: str, images: torch.Tensor, step: int) -> None:
         self.writer.add_images(tag, images.detach().float().cpu().clamp(0, 1), step)
@@ -63,7 +70,9 @@ class TensorBoardLogger(NullLogger):
     def log_hparams(self, hparams: dict, metrics: dict[str, float]) -> None:
         from torch.utils.tensorboard.summary import hparams as hparams_summary
 
-        exp, ssi, sei = hparams_summary(hparams, metrics)
+        safe = {k: v if isinstance(v, (bool, int, float, str)) else "null" if v is None else str(v)
+                for k, v in hparams.items()}  # TensorBoard takes scalars and strings only
+        exp, ssi, sei = hparams_summary(safe, metrics)
         for summary in (exp, ssi, sei):
             self.writer.file_writer.add_summary(summary)
         for key, value in metrics.items():

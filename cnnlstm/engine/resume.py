@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from cnnlstm.engine.config_keys import flatten
 from cnnlstm.engine.state import FitState
 from cnnlstm.errors import CheckpointError
 
@@ -17,18 +18,6 @@ from cnnlstm.errors import CheckpointError
 RESUME_SECTIONS = ("model", "data", "task")
 # Keys that may change on resume without changing what is trained: where data lives, eval batching.
 MAY_CHANGE = ("data.root", "data.eval_batch_size", "data.download", "data.extract_path", "model.eval_chunk_frames")
-
-
-def flatten(config: dict, prefix: str = "") -> dict[str, object]:
-    """``{"data": {"n_train": 5}} -> {"data.n_train": 5}``."""
-    flat: dict[str, object] = {}
-    for key, value in config.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            flat |= flatten(value, f"{name}.")
-        else:
-            flat[name] = value
-    return flat
 
 
 def config_differences(saved: dict, current: dict) -> list[str]:
@@ -65,17 +54,6 @@ def resume_path(resume: str | bool | None, run_dir: str | Path) -> Path | None:
         return None
     path = Path(resume) if resume else Path(run_dir) / "checkpoints" / "last.pt"
     return path if resume or path.exists() else None
-
-
-def load_part(part, ckpt: dict, name: str, path: Path) -> None:
-    """``part.load_state_dict(ckpt[name])``; a mismatch is one line naming the first bad key."""
-    try:
-        part.load_state_dict(ckpt[name])
-    except (KeyError, RuntimeError, ValueError) as e:
-        lines = [line.strip() for line in str(e).strip().splitlines() if line.strip()]
-        detail = lines[1] if len(lines) > 1 and lines[0].startswith("Error(s) in loading") else (
-            lines[0] if lines else type(e).__name__)
-        raise CheckpointError(f"checkpoint {path} does not fit this run's {name}: {detail}") from None
 
 
 def loop_state(ckpt: dict, path: Path, n_batches: int) -> FitState:

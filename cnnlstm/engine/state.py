@@ -1,5 +1,7 @@
 """The trainer's loop state: where training is, and what early stopping has seen."""
 
+import contextlib
+import time
 from dataclasses import asdict, dataclass
 
 import torch
@@ -33,7 +35,22 @@ class RunningWindow:
     def reset(self) -> None:
         zero = torch.zeros((), device=self.device)
         self.loss_sum, self.grad_norm_sum, self.nonfinite = zero.clone(), zero.clone(), zero.clone()
-        self.batches, self.optimizer_steps, self.samples, self.seconds = 0, 0, 0, 0.0
+        self.batches, self.optimizer_steps, self.samples = 0, 0, 0
+        self._started, self._paused = time.perf_counter(), 0.0
+
+    @property
+    def seconds(self) -> float:
+        """Training time since the last reset, without the time spent in :meth:`paused` blocks."""
+        return time.perf_counter() - self._started - self._paused
+
+    @contextlib.contextmanager
+    def paused(self):
+        """Leave the enclosed work (validation, checkpointing) out of the throughput."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._paused += time.perf_counter() - start
 
     def add_loss(self, loss: torch.Tensor, samples: int) -> None:
         loss = loss.detach().float()

@@ -1,38 +1,34 @@
 """The one training loop for every model: a task object supplies the loss and the metrics.
 
-Read top to bottom: ``fit`` -> ``_train_step`` -> ``_validate`` -> ``_save``. State is explicit
-(:class:`FitState`), checkpoints are dicts of tensors and plain values, and nothing syncs with
-the device except at log intervals, validations and saves.
+Read top to bottom: :meth:`Trainer.fit` -> :meth:`Trainer.train_step` -> :meth:`Trainer.validate`
+-> :meth:`Trainer.save`. The run (:mod:`cnnlstm.engine.run`) builds the parts, resumes them and
+writes the run directory; the trainer only trains. Nothing syncs with the device except at log
+intervals, validations and saves.
 """
 
+import contextlib
+import itertools
 import logging
 import math
 import os
 import signal
-import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from cnnlstm.checks import one_of, positive_float, positive_int
-from cnnlstm.engine.allocator import keep_freed_memory
-from cnnlstm.engine.checkpoint import load_checkpoint, save_atomic
+from cnnlstm.arguments import Literal, OpenUnitInterval, PositiveFloat, PositiveInt, checked
+from cnnlstm.engine.checkpoint import save_atomic
 from cnnlstm.engine.cuda_graphs import CudaGraphed, check_cuda_graphs
 from cnnlstm.engine.distributed import Distributed
-from cnnlstm.engine.ema import WeightAverage
 from cnnlstm.engine.loggers import NullLogger
-from cnnlstm.engine.precision import autocast, grad_scaler, resolve_device, resolve_precision
+from cnnlstm.engine.parts import TrainingParts
+from cnnlstm.engine.precision import autocast, resolve_device, resolve_precision
 from cnnlstm.engine.progress import Progress
-from cnnlstm.engine.resume import check_same_config, load_part, loop_state, resume_command, resume_path
-from cnnlstm.engine.rng import rng_state, set_rng_state
+from cnnlstm.engine.resume import resume_command
 from cnnlstm.engine.signals import GracefulStop
-from cnnlstm.engine.speedups import (
-    COMPILE_MODES,
-    compile_model,
-    enable_activation_checkpointing,
-    to_channels_last,
-)
+from cnnlstm.engine.speedups import compile_model, enable_activation_checkpointing, to_channels_last
 from cnnlstm.engine.state import FitState, RunningWindow
 from cnnlstm.errors import ConfigError, UserError
 
@@ -41,6 +37,7 @@ log = logging.getLogger(__name__)
 # Submodules recomputed in backward with ``activation_checkpointing: true``: the per-frame and
 # convolutional parts, whose activations are the largest.
 CHECKPOINTED_BY_DEFAULT = ("TimeDistributed", "ConvStack2d", "FrequencyConv", "ConvEncoder")
+NoLimit = Literal[-1]
 
 
 class TrainingInterrupted(UserError):
@@ -52,7 +49,7 @@ class TrainingInterrupted(UserError):
 
 
 class TrainingDiverged(UserError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
+    """The loss became NaN or infinite; checkpoints already written are kept."""
 
 
 class Trainer:
@@ -75,77 +72,75 @@ class Trainer:
         monitor, monitor_mode: metric that picks ``best.pt`` and drives early stopping.
         early_stopping_patience: validations without improvement before stopping (None: off).
         resume: checkpoint to continue from; None continues from ``<run_dir>/checkpoints/last.pt``
-            when it exists; False always starts afresh.
+            when it exists; False always starts afresh (read by the run, which resumes the parts).
         progress: ``auto`` (a bar on a terminal), ``bar`` or ``log``.
         test_checkpoint: ``best`` or ``last``, the weights the test split is scored with.
-        cuda_graphs: replay the training forward+backward from CUDA graphs for fixed-shape
-            batches (see :mod:`cnnlstm.engine.cuda_graphs`).
         ema_decay: keep an exponential moving average of the weights with this decay per
             optimizer step (None: off); validation, test and the inference CLIs then use the
             average (see :mod:`cnnlstm.engine.ema`).
+        cuda_graphs: replay the training forward+backward from CUDA graphs for fixed-shape
+            batches (see :mod:`cnnlstm.engine.cuda_graphs`).
+        limit_eval_batches: score at most this many batches per validation and test (debugging).
+        overfit_batches: every epoch trains on the same first N training batches (a model that
+            cannot drive their loss to ~0 has a bug); validation is unchanged.
+        profile: record the first training steps with the torch profiler into the run's ``tb/``
+            (TensorBoard's profiler tab).
     """
 
+    @checked
     def __init__(
         self,
-        max_epochs: int = 1,
-        max_steps: int = -1,
+        max_epochs: PositiveInt | NoLimit = 1,
+        max_steps: PositiveInt | NoLimit = -1,
         device: str = "auto",
         precision: str | int = "32",
-        compile: bool | str = False,
-        activation_checkpointing: bool | list[str] | None = None,
+        compile: bool | Literal["true", "false", "parts", "full"] = False,
+        activation_checkpointing: bool | str | list[str] | None = None,
         channels_last: bool = False,
-        grad_clip: float | None = None,
-        accumulate_grad_batches: int = 1,
-        val_every_n_steps: int | None = None,
-        log_every_n_steps: int = 50,
+        grad_clip: PositiveFloat | None = None,
+        accumulate_grad_batches: PositiveInt = 1,
+        val_every_n_steps: PositiveInt | None = None,
+        log_every_n_steps: PositiveInt = 50,
         monitor: str = "val/loss",
-        monitor_mode: str = "min",
-        early_stopping_patience: int | None = None,
+        monitor_mode: Literal["min", "max"] = "min",
+        early_stopping_patience: PositiveInt | None = None,
         resume: str | bool | None = None,
-        progress: str = "auto",
-        test_checkpoint: str = "best",
-        ema_decay: float | None = None,
+        progress: Literal["auto", "bar", "log"] = "auto",
+        test_checkpoint: Literal["best", "last"] = "best",
+        ema_decay: OpenUnitInterval | None = None,
         cuda_graphs: bool = False,
+        limit_eval_batches: PositiveInt | None = None,
+        overfit_batches: PositiveInt | None = None,
+        profile: bool = False,
     ) -> None:
         if max_epochs == -1 and max_steps == -1:
             raise ConfigError("max_epochs and max_steps are both -1: training would never end")
-        self.max_epochs = max_epochs if max_epochs == -1 else positive_int("max_epochs", max_epochs)
-        self.max_steps = max_steps if max_steps == -1 else positive_int("max_steps", max_steps)
+        self.max_epochs, self.max_steps = max_epochs, max_steps
         self.device = resolve_device(device)
         self.precision = resolve_precision(precision, self.device)
-        self.compile = one_of("compile", str(compile).lower(), COMPILE_MODES)
+        self.compile = str(compile).lower()
         if activation_checkpointing is True:
             activation_checkpointing = list(CHECKPOINTED_BY_DEFAULT)
-        if isinstance(activation_checkpointing, str):
-            activation_checkpointing = [activation_checkpointing]
-        self.checkpointed = list(activation_checkpointing or [])
-        if not isinstance(channels_last, bool):
-            raise ConfigError(f"channels_last must be true or false, got {channels_last!r}")
-        self.channels_last = channels_last
-        self.grad_clip = None if grad_clip is None else positive_float("grad_clip", grad_clip)
-        self.accumulate = positive_int("accumulate_grad_batches", accumulate_grad_batches)
-        self.val_every = None if val_every_n_steps is None else positive_int("val_every_n_steps", val_every_n_steps)
-        self.log_every = positive_int("log_every_n_steps", log_every_n_steps)
-        self.monitor = str(monitor)
-        self.monitor_mode = one_of("monitor_mode", monitor_mode, ("min", "max"))
-        self.patience = None if early_stopping_patience is None else positive_int(
-            "early_stopping_patience", early_stopping_patience)
-        self.resume = resume
-        self.progress = one_of("progress", progress, ("auto", "bar", "log"))
-        self.test_checkpoint = one_of("test_checkpoint", test_checkpoint, ("best", "last"))
-        if ema_decay is not None and not 0 < ema_decay < 1:
-            raise ConfigError(f"ema_decay must be in (0, 1) or null, got {ema_decay}")
-        self.ema_decay = ema_decay
-        if not isinstance(cuda_graphs, bool):
-            raise ConfigError(f"cuda_graphs must be true or false, got {cuda_graphs!r}")
-        self.cuda_graphs = cuda_graphs
-        if self.cuda_graphs:
+        self.checkpointed = [activation_checkpointing] if isinstance(activation_checkpointing, str) else list(
+            activation_checkpointing or [])
+        self.channels_last, self.cuda_graphs, self.profile = channels_last, cuda_graphs, profile
+        self.grad_clip, self.accumulate = grad_clip, accumulate_grad_batches
+        self.val_every, self.log_every = val_every_n_steps, log_every_n_steps
+        self.monitor, self.monitor_mode, self.patience = monitor, monitor_mode, early_stopping_patience
+        self.resume, self.progress, self.test_checkpoint = resume, progress, test_checkpoint
+        self.ema_decay, self.limit_eval, self.overfit = ema_decay, limit_eval_batches, overfit_batches
+        if cuda_graphs:
             check_cuda_graphs(self.device, self.compile, self.accumulate, bool(self.checkpointed),
                               int(os.environ.get("WORLD_SIZE", "1")) > 1)
         self.dist = Distributed()
-        self.overrides: list[str] | None = None  # the run's command line, set by fit
+        # set by fit: where it writes and what each checkpoint records
+        self.run_dir, self.logger, self.config, self.overrides = Path("."), NullLogger(), {}, None
 
     # ----------------------------------------------------------------------------- planning
+    def batches_per_epoch(self, data) -> int:
+        """Training batches in one epoch (``overfit_batches`` caps it)."""
+        return min(data.num_batches("train"), self.overfit or math.inf)
+
     def total_steps(self, batches_per_epoch: int) -> int:
         """Number of training batches the run will take."""
         by_epochs = self.max_epochs * batches_per_epoch if self.max_epochs > 0 else math.inf
@@ -158,232 +153,185 @@ class Trainer:
         per_epoch = -(-batches_per_epoch // self.accumulate)  # the last batch of an epoch steps too
         return max(1, epochs * per_epoch + -(-rest // self.accumulate))  # and the last batch of the run
 
-    def _finished(self, state: FitState, total: int) -> bool:
-        return state.step >= total or state.stopped_early
-
-    def finished(self, state: FitState, batches_per_epoch: int) -> bool:
+    def is_finished(self, state: FitState, batches_per_epoch: int) -> bool:
         """True when a run at ``state`` has nothing left to train."""
-        return self._finished(state, self.total_steps(batches_per_epoch))
+        return state.step >= self.total_steps(batches_per_epoch) or state.stopped_early
+
+    def make_parts(self, model: nn.Module, optimizer, scheduler) -> TrainingParts:
+        """The model with everything a checkpoint saves beside it (scaler, weight average)."""
+        return TrainingParts.create(model, optimizer, scheduler, self.precision, self.device, self.ema_decay)
 
     # ----------------------------------------------------------------------------- the loop
-    def fit(self, model: nn.Module, task, data, optimizer, scheduler, run_dir: str | Path,
-            logger=None, config: dict | None = None, dist: Distributed | None = None,
+    def fit(self, parts: TrainingParts, task, data, state: FitState, run_dir: str | Path, logger=None,
+            config: dict | None = None, dist: Distributed | None = None,
             overrides: list[str] | None = None) -> FitState:
-        """Train until ``max_epochs``/``max_steps`` or early stopping; returns the final state.
+        """Train from ``state`` (fresh or resumed) until ``max_epochs``/``max_steps`` or early
+        stopping; returns the final state.
 
         Writes ``checkpoints/last.pt`` at every validation and on SIGTERM/SIGINT, and
-        ``checkpoints/best.pt`` when the monitored metric improves (main process only; under
-        ``torchrun`` the model trains through DistributedDataParallel). ``config`` and the
-        command-line ``overrides`` are stored in every checkpoint, so a run can say how to resume it.
+        ``checkpoints/best.pt`` when the monitored metric improves (main process only). ``config``
+        and the command-line ``overrides`` go into every checkpoint, so a run says how to resume it.
         """
-        self.overrides = overrides
-        logger = logger or NullLogger()
-        self.dist = dist = dist or Distributed()
-        if self.device.type == "cpu" and not dist.enabled:  # (run.train does it before gloo starts threads)
-            keep_freed_memory()  # no page faults on every step's large buffers
-        ckpt_dir = Path(run_dir) / "checkpoints"
-        model.to(self.device)
-        task.to(self.device)
-        scaler = grad_scaler(self.precision, self.device)
-        parts = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "scaler": scaler}
-        if self.ema_decay is not None:
-            parts["ema"] = WeightAverage(model, self.ema_decay)
-        n_batches = data.num_batches("train")
-        state = self._maybe_resume(Path(run_dir), parts, config, n_batches)
-        if data.split_size("val"):
-            self.check_monitor(task)
-        if self.checkpointed and not enable_activation_checkpointing(model, self.checkpointed):
-            parts = sorted({type(m).__name__ for m in model.modules()} - {type(model).__name__})
-            raise ConfigError(f"trainer.activation_checkpointing: {type(model).__name__} has no submodule of the "
-                              f"classes {self.checkpointed}; name some of its own: {parts}")
-        if self.channels_last:
-            to_channels_last(model)
-        forward_model = dist.wrap(compile_model(model, self.compile), self.device)
-        if self.cuda_graphs:
-            forward_model = CudaGraphed(forward_model, batch_size=data.batch_size)
-        total = self.total_steps(n_batches)
-        progress = Progress(total, state.step, self.progress if dist.is_main else "quiet")
+        self.run_dir, self.logger, self.config, self.overrides = Path(run_dir), logger or NullLogger(), config, overrides
+        self.dist = dist or Distributed()
+        forward = self.forward_model(parts.model, data.batch_size)
+        n_batches, total = self.batches_per_epoch(data), self.total_steps(self.batches_per_epoch(data))
+        progress = Progress(total, state.step, self.progress if self.dist.is_main else "quiet")
         window = RunningWindow(self.device)
-        fit_start = time.perf_counter()
-        with GracefulStop() as stop:
-            while not self._finished(state, total):
-                tick, got_batch = time.perf_counter(), False
-                for batch in data.batches("train", state.epoch, state.batch_in_epoch):
-                    self._train_step(forward_model, task, batch, parts, window, state, n_batches, total)
+        with GracefulStop() as stop, self.profiler() as profiler:
+            while not self.is_finished(state, n_batches):
+                got_batch = False
+                for batch in self.train_batches(data, state):
                     got_batch = True
-                    end_of_epoch = state.batch_in_epoch == n_batches
-                    if end_of_epoch:
+                    self.train_step(forward, parts, task, batch, window, state, n_batches)
+                    profiler.step()
+                    if state.batch_in_epoch == n_batches:  # end of epoch
                         state.epoch, state.batch_in_epoch = state.epoch + 1, 0
-                    boundary = state.batch_in_epoch % self.accumulate == 0 or self._finished(state, total)
-                    if state.step % self.log_every == 0 or self._finished(state, total):
-                        window.seconds += time.perf_counter() - tick
-                        self._log_train(window, state, optimizer, logger, progress)
-                        tick = time.perf_counter()
-                    if boundary and self._validation_due(state, end_of_epoch, total):
-                        window.seconds += time.perf_counter() - tick
-                        self._validate(task, data, parts, window, state, ckpt_dir, logger, config)
-                        tick = time.perf_counter()
-                    if boundary and dist.any(stop.requested, self.device):
-                        self._interrupt(stop.signum or signal.SIGTERM, parts, window, state, ckpt_dir, config)
-                    if self._finished(state, total):
+                    finished = self.is_finished(state, n_batches)
+                    if state.step % self.log_every == 0 or finished:
+                        self.log_train(window, state, parts.optimizer, progress)
+                    at_update = state.batch_in_epoch % self.accumulate == 0 or finished
+                    if at_update and self.validation_due(state, total):
+                        with window.paused():
+                            self.validate(parts, task, data, window, state)
+                    if at_update and self.dist.any(stop.requested, self.device):
+                        self.interrupt(stop.signum or signal.SIGTERM, parts, window, state)
+                    if finished:
                         break
-                window.seconds += time.perf_counter() - tick
                 if not got_batch:  # never spin on an empty epoch
                     raise ConfigError(f"the training split gave no batch in epoch {state.epoch} "
                                       f"(data.batch_size={data.batch_size})")
         progress.close()
-        if not (ckpt_dir / "last.pt").exists():  # resumed from elsewhere with nothing left to train
-            self._save(self._checkpoint(parts, state, config), ckpt_dir / "last.pt")
-        state.train_seconds = state.train_seconds or (time.perf_counter() - fit_start)
+        if not (self.run_dir / "checkpoints" / "last.pt").exists():  # resumed from elsewhere, nothing left
+            self.save(parts, state, "last.pt")
         return state
 
-    def _train_step(self, model, task, batch, parts, window: RunningWindow, state: FitState,
-                    n_batches: int, total: int) -> None:
+    def forward_model(self, model: nn.Module, batch_size: int) -> nn.Module:
+        """What the loop calls: the model with the speed options applied, wrapped for DDP/CUDA graphs."""
+        if self.checkpointed and not enable_activation_checkpointing(model, self.checkpointed):
+            names = sorted({type(m).__name__ for m in model.modules()} - {type(model).__name__})
+            raise ConfigError(f"trainer.activation_checkpointing: {type(model).__name__} has no submodule of the "
+                              f"classes {self.checkpointed}; name some of its own: {names}")
+        if self.channels_last:
+            to_channels_last(model)
+        forward = self.dist.wrap(compile_model(model, self.compile), self.device)
+        return CudaGraphed(forward, batch_size=batch_size) if self.cuda_graphs else forward
+
+    def train_batches(self, data, state: FitState) -> Iterator[dict]:
+        """The rest of the current epoch's training batches, from the saved position."""
+        if self.overfit:  # the same first batches every epoch
+            return itertools.islice(data.batches("train", 0, 0), state.batch_in_epoch, self.overfit)
+        return data.batches("train", state.epoch, state.batch_in_epoch)
+
+    def train_step(self, model: nn.Module, parts: TrainingParts, task, batch: dict, window: RunningWindow,
+                   state: FitState, n_batches: int) -> None:
+        """Forward, backward, and an optimizer step every ``accumulate_grad_batches`` batches."""
         model.train()
         with autocast(self.precision, self.device, cache=not self.cuda_graphs):
             out = task.step(model, batch)
-        parts["scaler"].scale(out.loss / self.accumulate).backward()
+        parts.scaler.scale(out.loss / self.accumulate).backward()
         samples = int(batch["y"].shape[0]) * self.dist.world_size
         window.add_loss(out.loss, samples)
         state.step, state.batch_in_epoch = state.step + 1, state.batch_in_epoch + 1
         state.train_samples += samples
-        if state.batch_in_epoch % self.accumulate == 0 or state.batch_in_epoch == n_batches or state.step == total:
-            self._optimizer_step(parts, window)
+        if (state.batch_in_epoch % self.accumulate == 0 or state.batch_in_epoch == n_batches
+                or state.step == self.total_steps(n_batches)):
+            window.add_grad_norm(parts.optimizer_step(self.grad_clip))
 
-    def _optimizer_step(self, parts, window: RunningWindow) -> None:
-        optimizer, scaler = parts["optimizer"], parts["scaler"]
-        scaler.unscale_(optimizer)
-        params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
-        norm = torch.nn.utils.clip_grad_norm_(params, self.grad_clip or math.inf, foreach=True)
-        window.add_grad_norm(norm)
-        scaler.step(optimizer)
-        scaler.update()
-        optimizer.zero_grad(set_to_none=True)
-        parts["scheduler"].step()
-        if "ema" in parts:
-            parts["ema"].update(parts["model"])
-
-    def _log_train(self, window: RunningWindow, state: FitState, optimizer, logger, progress) -> None:
-        self._check_finite(window, state)
+    def log_train(self, window: RunningWindow, state: FitState, optimizer, progress: Progress) -> None:
+        self.check_finite(window, state)
         values = window.summary() | {"train/lr": optimizer.param_groups[0]["lr"], "train/epoch": state.epoch}
-        logger.log_scalars(values, state.step)
+        self.logger.log_scalars(values, state.step)
         progress.update(state.step, {k: v for k, v in values.items() if k != "train/epoch"})
         state.train_seconds += window.seconds
         window.reset()
 
-    def _check_finite(self, window: RunningWindow, state: FitState) -> None:
+    def check_finite(self, window: RunningWindow, state: FitState) -> None:
         if self.dist.any(window.has_nonfinite(), self.device):
-            raise TrainingDiverged(
-                f"the training loss became NaN or infinite by step {state.step}; the last good checkpoint "
-                "is kept (lower optimizer.lr or set trainer.grad_clip)"
-            )
+            written = sorted(p.name for p in (self.run_dir / "checkpoints").glob("*.pt"))
+            kept = f"{' and '.join(written)} from step {state.last_val_step} kept" if written else "no checkpoint written"
+            raise TrainingDiverged(f"the training loss became NaN or infinite by step {state.step} ({kept}); "
+                                   "lower optimizer.lr or set trainer.grad_clip")
+
+    @contextlib.contextmanager
+    def profiler(self):
+        """The torch profiler over training steps 2-4 (``profile: true``) writing into ``tb/``; else a no-op."""
+        if not (self.profile and self.dist.is_main):
+            yield _NoProfiler()
+            return
+        from torch.profiler import profile, schedule, tensorboard_trace_handler
+
+        with profile(schedule=schedule(wait=1, warmup=1, active=3, repeat=1), record_shapes=True,
+                     on_trace_ready=tensorboard_trace_handler(str(self.run_dir / "tb"))) as prof:
+            yield prof
+        log.info("profiler trace written into %s (TensorBoard: PyTorch Profiler tab)", self.run_dir / "tb")
 
     # ----------------------------------------------------------------------------- validation
-    def _validation_due(self, state: FitState, end_of_epoch: bool, total: int) -> bool:
-        if self.val_every is not None:
-            due = state.step % self.val_every == 0
-        else:
-            due = end_of_epoch
+    def validation_due(self, state: FitState, total: int) -> bool:
+        due = state.step % self.val_every == 0 if self.val_every else state.batch_in_epoch == 0
         return due or state.step >= total
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, task, data, split: str) -> dict[str, float]:
-        """Metrics of ``model`` on a whole split, as ``{"<split>/<name>": value}``."""
+        """Metrics of ``model`` on a whole split (``limit_eval_batches`` caps it), as ``{"<split>/<name>": value}``."""
         model.eval()
         metrics = task.metrics().to(self.device)
         with autocast(self.precision, self.device):
-            for batch in data.batches(split):
+            for batch in itertools.islice(data.batches(split), self.limit_eval):
                 task.update_metrics(metrics, task.step(model, batch), batch)
         return {f"{split}/{k}": float(v) for k, v in metrics.compute().items()}
 
-    def _validate(self, task, data, parts, window, state: FitState, ckpt_dir: Path, logger, config) -> None:
-        self._check_finite(window, state)
-        model = parts["ema"].module if "ema" in parts else parts["model"]  # what will be tested, unwrapped
+    def validate(self, parts: TrainingParts, task, data, window: RunningWindow, state: FitState) -> None:
+        """Score the validation split, then write ``last.pt`` (and ``best.pt`` when it improved)."""
+        self.check_finite(window, state)
+        model = parts.inference_model
         metrics = self.evaluate(model, task, data, "val") if data.split_size("val") else {}
-        logger.log_scalars(metrics, state.step)
+        self.logger.log_scalars(metrics, state.step)
         if metrics:
             log.info("validation at step %d: %s", state.step, " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
-            task.on_validation_end(model, data, logger, state.step, ckpt_dir.parent)
-        improved = self._update_monitor(metrics, state)
+            if self.dist.is_main:
+                task.on_validation_end(model, data, self.logger, state.step, self.run_dir)
+        improved = self.update_monitor(metrics, state)
         state.last_val_step = state.step
-        ckpt = self._checkpoint(parts, state, config)
-        self._save(ckpt, ckpt_dir / "last.pt")
-        if improved:
-            self._save(ckpt, ckpt_dir / "best.pt")
+        self.save(parts, state, "last.pt", "best.pt" if improved else None)
         self.dist.barrier()  # every rank may read the checkpoints after this point
 
-    def check_monitor(self, task) -> None:
-        """``trainer.monitor`` must name a validation metric of ``task``: checked before training."""
-        names = sorted(f"val/{name}" for name in task.metrics().keys())
-        if self.monitor not in names:
-            raise ConfigError(f"trainer.monitor={self.monitor} is not a validation metric; choose one of {names}")
-
-    def _update_monitor(self, metrics: dict[str, float], state: FitState) -> bool:
-        """Track the best monitored value; True when this validation is the best so far."""
+    def update_monitor(self, metrics: dict[str, float], state: FitState) -> bool:
+        """Track the best monitored value (the run checked the name); True when this one is the best."""
         if not metrics:
             return True
-        if self.monitor not in metrics:
-            raise ConfigError(f"trainer.monitor={self.monitor} is not a validation metric; "
-                              f"choose one of {sorted(metrics)}")
-        score = metrics[self.monitor]
-        best = state.best_score
-        better = best is None or (score < best if self.monitor_mode == "min" else score > best)
-        if better:
+        score, best = metrics[self.monitor], state.best_score
+        if best is None or (score < best if self.monitor_mode == "min" else score > best):
             state.best_score, state.bad_validations = score, 0
-        else:
-            state.bad_validations += 1
-            if self.patience is not None and state.bad_validations >= self.patience:
-                log.info("early stopping at step %d: %s has not improved for %d validations",
-                         state.step, self.monitor, state.bad_validations)
-                state.stopped_early = True
-        return better
+            return True
+        state.bad_validations += 1
+        if self.patience is not None and state.bad_validations >= self.patience:
+            log.info("early stopping at step %d: %s has not improved for %d validations",
+                     state.step, self.monitor, state.bad_validations)
+            state.stopped_early = True
+        return False
 
     # ----------------------------------------------------------------------------- checkpoints
-    def _checkpoint(self, parts: dict, state: FitState, config: dict | None) -> dict:
-        ckpt = {name: part.state_dict() for name, part in parts.items()}
-        extra = {} if self.overrides is None else {"overrides": list(self.overrides)}
-        return ckpt | {"rng": rng_state(), "state": state.to_dict(), "config": config or {}, "format": 1} | extra
+    def save(self, parts: TrainingParts, state: FitState, *names: str | None) -> None:
+        """Write the checkpoint (parts, loop state, RNG, config, overrides) as each of ``names``."""
+        if not self.dist.is_main:
+            return
+        ckpt = parts.checkpoint(state, self.config, self.overrides)
+        for name in filter(None, names):
+            save_atomic(ckpt, self.run_dir / "checkpoints" / name)
 
-    def _save(self, ckpt: dict, path: Path) -> None:
-        if self.dist.is_main:
-            save_atomic(ckpt, path)
-
-    def _interrupt(self, signum: int, parts, window, state: FitState, ckpt_dir: Path, config) -> None:
-        self._check_finite(window, state)
-        path = ckpt_dir / "last.pt"
-        self._save(self._checkpoint(parts, state, config), path)
+    def interrupt(self, signum: int, parts: TrainingParts, window: RunningWindow, state: FitState) -> None:
+        self.check_finite(window, state)
+        self.save(parts, state, "last.pt")
         raise TrainingInterrupted(
-            f"interrupted by signal {signum} at step {state.step}; saved {path}. Resume with: "
-            f"{resume_command(ckpt_dir.parent, self.overrides)}",
+            f"interrupted by signal {signum} at step {state.step}; saved {self.run_dir / 'checkpoints' / 'last.pt'}. "
+            f"Resume with: {resume_command(self.run_dir, self.overrides)}",
             signum,
         )
 
-    def check_resume(self, run_dir: str | Path, model: nn.Module, config: dict | None,
-                     n_batches: int) -> FitState | None:
-        """Check, before anything is written, that the checkpoint this run would resume from fits:
-        the same model, data and task config, weights that load into ``model``, a loop position
-        inside this run's epochs. Returns its loop state (None: a fresh start)."""
-        path = resume_path(self.resume, run_dir)
-        if path is None:
-            return None
-        ckpt = load_checkpoint(path)
-        check_same_config(ckpt, path, config)
-        load_part(model, ckpt, "model", path)
-        return loop_state(ckpt, path, n_batches)
 
-    def _maybe_resume(self, run_dir: Path, parts: dict, config: dict | None, n_batches: int) -> FitState:
-        path = resume_path(self.resume, run_dir)
-        if path is None:
-            return FitState()
-        ckpt = load_checkpoint(path, map_location=self.device)
-        check_same_config(ckpt, path, config)
-        for name, part in parts.items():
-            if name == "ema" and "ema" not in ckpt:  # EMA switched on for a run that had none
-                part.reset(parts["model"])
-                log.info("%s has no moving average: it starts from the resumed weights", path)
-                continue
-            load_part(part, ckpt, name, path)
-        state = loop_state(ckpt, path, n_batches)
-        set_rng_state(ckpt["rng"])
-        log.info("resumed from %s at step %d (epoch %d)", path, state.step, state.epoch)
-        return state
+class _NoProfiler:
+    """Stands in for the profiler when ``profile`` is off."""
+
+    def step(self) -> None:
+        pass

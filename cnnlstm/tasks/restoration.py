@@ -101,7 +101,7 @@ class Restoration(Task):
 
     def check_data(self, data) -> None:
         """Images must be large enough for the SSIM window (see :func:`check_image_size`)."""
-        size = getattr(data, "dims", {}).get("image_size")
+        size = data.model_args.get("image_size")
         if size is not None:
             check_image_size("data.size", size)
 
