@@ -1,5 +1,8 @@
 """Every config in conf/ composes, and every buildable one instantiates."""
 
+import logging
+import re
+
 import pytest
 import torch
 from conftest import CONF, compose_config
@@ -130,7 +133,8 @@ def test_debug_modes_fit_every_model_and_data(model, data, debug, tmp_path):
     for key in cfg:
         if key not in ("trainer", "logger"):
             assert cfg[key] == plain[key], f"debug={debug} changes {key}"
-    assert cfg.trainer.max_steps > 0
+    t = cfg.trainer  # a short run on any data: a step limit, or few epochs of few batches
+    assert 0 < (t.max_steps if t.max_steps > 0 else t.max_epochs * (t.overfit_batches or 10**9)) <= 100
     build(cfg.trainer, "trainer")  # the data, task and model are those test_config_composes_and_builds builds
     build(cfg.logger, "logger", log_dir=str(tmp_path / "tb")).close()
 
@@ -159,3 +163,21 @@ def test_debug_default_runs_every_model(model, tmp_path):
     metrics = train(cfg, tmp_path / "run")
     assert metrics["steps"] == 4 and (tmp_path / "run" / "metrics.json").is_file()
     assert all(torch.isfinite(torch.tensor(v)) for v in metrics.values())
+
+
+@pytest.mark.slow
+def test_debug_overfit_drives_the_training_loss_to_zero(tmp_path, caplog):
+    """debug=overfit on the tutorial model (smaller frames): the loss on its one batch falls close to 0."""
+    cfg = compose_config("debug=overfit", "logger=none", "trainer.device=cpu", *SMALL["cnn_lstm"])
+    with caplog.at_level(logging.INFO):
+        metrics = train(cfg, tmp_path)
+    losses = [float(m) for m in re.findall(r"step \d+/\d+ loss=([0-9.e+-]+)", caplog.text)]
+    assert metrics["steps"] == cfg.trainer.max_epochs and len(losses) >= 3
+    assert losses[-1] < 0.05 < losses[0]
+
+
+@pytest.mark.slow
+def test_debug_profile_writes_a_trace(tmp_path):
+    cfg = compose_config("debug=profile", "trainer.device=cpu", *SMALL["cnn_lstm"])
+    train(cfg, tmp_path)
+    assert list((tmp_path / "tb").glob("*.pt.trace.json"))
