@@ -19,23 +19,40 @@ Example:
 """
 
 import inspect
-import typing
 from collections.abc import Callable
 from typing import Annotated, Literal
 
-from annotated_types import Ge, Gt, Le, Lt
-from pydantic import ConfigDict, Field, ValidationError, validate_call
+from pydantic import AfterValidator, ConfigDict, ValidationError, validate_call
+from pydantic_core import PydanticCustomError
 
-__all__ = ["Literal", "ValidationError", "checked", "first_problem", "PositiveInt", "NonNegativeInt",
+__all__ = ["Literal", "ValidationError", "checked", "first_problem", "within", "PositiveInt", "NonNegativeInt",
            "PositiveFloat", "NonNegativeFloat", "Probability", "UnitInterval", "OpenUnitInterval"]
 
-PositiveInt = Annotated[int, Field(ge=1)]
-NonNegativeInt = Annotated[int, Field(ge=0)]
-PositiveFloat = Annotated[float, Field(gt=0)]
-NonNegativeFloat = Annotated[float, Field(ge=0)]
-Probability = Annotated[float, Field(ge=0, lt=1)]  # a dropout rate: [0, 1)
-UnitInterval = Annotated[float, Field(ge=0, le=1)]  # a fraction or ratio: [0, 1]
-OpenUnitInterval = Annotated[float, Field(gt=0, lt=1)]  # a decay: (0, 1)
+
+def within(low: float, high: float | None = None, *, low_open: bool = False, high_open: bool = True):
+    """A range check whose error states the whole range: ``>= 1``, ``> 0``, ``in [0, 1)``."""
+    if high is None:
+        text = f"{'>' if low_open else '>='} {low}"
+    else:
+        text = f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+
+    def check(value):
+        above = value > low if low_open else value >= low
+        below = high is None or (value < high if high_open else value <= high)
+        if above and below:
+            return value
+        raise PydanticCustomError("out_of_range", "must be {range}", {"range": text})
+
+    return AfterValidator(check)
+
+
+PositiveInt = Annotated[int, within(1)]
+NonNegativeInt = Annotated[int, within(0)]
+PositiveFloat = Annotated[float, within(0, low_open=True)]
+NonNegativeFloat = Annotated[float, within(0)]
+Probability = Annotated[float, within(0, 1)]  # a dropout rate: [0, 1)
+UnitInterval = Annotated[float, within(0, 1, high_open=False)]  # a fraction or ratio: [0, 1]
+OpenUnitInterval = Annotated[float, within(0, 1, low_open=True)]  # a decay: (0, 1)
 
 # strict: no silent coercion ("5" -> 5, True -> 1, 2.5 -> 2); arbitrary types: tensors, modules
 _CONFIG = ConfigDict(strict=True, arbitrary_types_allowed=True)
@@ -46,141 +63,50 @@ def checked(fn: Callable) -> Callable:
     return validate_call(config=_CONFIG)(fn)
 
 
+# what a value must be, by pydantic error type
+_KINDS = {"int_type": "an integer", "int_parsing": "an integer", "int_from_float": "an integer",
+          "float_type": "a number", "float_parsing": "a number", "bool_type": "true or false",
+          "string_type": "a string", "list_type": "a list", "tuple_type": "a list", "sequence_type": "a list"}
+# union members that are not the argument's own type (``int | None`` reports both)
+_NOISE = ("none_required", "is_instance_of")
+_TAGS = {"int", "float", "str", "bool", "none", "list", "tuple", "dict"}
+
+
 def first_problem(error: ValidationError, fn: Callable | None = None) -> str:
     """One line for the first failing argument: ``name[i] must be ..., got value``.
 
-    ``fn`` (the checked callable, or a class whose ``__init__`` is checked) lets the line state
-    the whole declared range (``in [0, 1)``) rather than the one bound pydantic reports.
+    ``fn`` (the checked callable, or a class whose ``__init__`` is checked) maps positional
+    arguments to their names and lists the accepted ones for an unknown keyword.
     """
-    params = _parameters(fn)
-    by_arg: dict[str, list[dict]] = {}
-    for err in error.errors(include_url=False):
-        loc = err["loc"]
-        if loc and isinstance(loc[0], int) and loc[0] < len(params):  # a positional argument
-            loc = (list(params)[loc[0]], *loc[1:])
-        by_arg.setdefault(str(loc[0]) if loc else "", []).append(err | {"loc": loc})
-    arg, errs = next(iter(by_arg.items()))
-    err = _most_telling(errs)
-    name = _location(err["loc"])
+    target = getattr(fn, "__init__", fn) if inspect.isclass(fn) else fn
+    params = list(inspect.signature(target).parameters) if target is not None else []
+    errors = error.errors(include_url=False)
+    first = errors[0]["loc"][:1]
+    mine = [e for e in errors if e["loc"][:1] == first]  # the first argument's errors
+    err = min(mine, key=lambda e: (e["type"] != "out_of_range", e["type"] in _NOISE, e["type"] == "literal_error"))
+    name = _location(err["loc"], params)
     if err["type"] == "unexpected_keyword_argument":
-        takes = ", ".join(p for p in params if p != "self")
-        return f"{name} is not an argument of {_title(fn, error)} (it takes: {takes})"
-    if err["type"] in ("missing_argument", "missing_keyword_only_argument"):
+        kind = fn.__name__ if inspect.isclass(fn) else getattr(fn, "__qualname__", error.title)
+        return f"{name} is not an argument of {kind} (it takes: {', '.join(p for p in params if p != 'self')})"
+    if err["type"].startswith("missing"):
         return f"{name} must be set"
-    annotation = params.get(arg)
-    return f"{name} must be {_requirement(err, annotation)}, got {_shown(err.get('input'))}"
+    if err["type"] == "literal_error":
+        must = f"must be one of [{err['ctx']['expected'].replace(' or ', ', ')}]"
+    elif err["type"] in _KINDS:
+        must = f"must be {_KINDS[err['type']]}"
+    else:
+        must = err["msg"] if err["type"] == "out_of_range" else f"must be valid ({err['msg']})"
+    value = err.get("input")
+    return f"{name} {must}, got {f'{value:g}' if isinstance(value, float) else repr(value) if isinstance(value, str) else value}"
 
 
-def _most_telling(errs: list[dict]) -> dict:
-    """Among one argument's errors (a union reports one per member), the one about its value."""
-    bounds = [e for e in errs if e["type"] in _BOUND_TYPES]
-    others = [e for e in errs if e["type"] not in ("none_required", "is_instance_of")]
-    return (bounds or others or errs)[0]
-
-
-def _location(loc: tuple) -> str:
-    """``("freq_kernels", "list[int]", 1) -> "freq_kernels[1]"``: indices kept, union tags dropped."""
-    name = str(loc[0]) if loc else "argument"
+def _location(loc: tuple, params: list[str]) -> str:
+    """``(3, "list[int]", 1) -> "freq_kernels[1]"``: positions named, indices kept, union tags dropped."""
+    head = loc[0] if loc else "argument"
+    name = params[head] if isinstance(head, int) and head < len(params) else str(head)
     for part in loc[1:]:
         if isinstance(part, int):
             name += f"[{part}]"
-        elif part.isidentifier() and part not in _TYPE_TAGS:
+        elif part.isidentifier() and part not in _TAGS:
             name += f".{part}"
     return name
-
-
-_TYPE_TAGS = {"int", "float", "str", "bool", "none", "list", "tuple", "dict", "sequence", "literal"}
-_BOUND_TYPES = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
-
-
-def _requirement(err: dict, annotation) -> str:
-    kind = err["type"]
-    if kind in _BOUND_TYPES:
-        return _range(annotation, err)
-    if kind == "literal_error":
-        return f"one of {_choices(annotation) or err['ctx']['expected']}"
-    if kind in ("int_type", "int_parsing", "int_from_float"):
-        return "an integer"
-    if kind in ("float_type", "float_parsing", "finite_number"):
-        return "a number"
-    if kind in ("bool_type", "bool_parsing"):
-        return "true or false"
-    if kind in ("string_type",):
-        return "a string"
-    if kind in ("list_type", "tuple_type", "sequence_type", "iterable_type"):
-        return "a list"
-    if kind in ("too_short", "too_long"):
-        return err["msg"].removeprefix("List ").removeprefix("Value ").replace("should have", "of")
-    return err["msg"][0].lower() + err["msg"][1:]
-
-
-def _range(annotation, err: dict) -> str:
-    """``>= 1``, ``> 0`` or ``in [0, 1)`` from the declared bounds (else from the error)."""
-    bounds = _bounds(annotation) or {k: v for k, v in err.get("ctx", {}).items() if k in ("ge", "gt", "le", "lt")}
-    low = ("[", bounds["ge"]) if "ge" in bounds else ("(", bounds["gt"]) if "gt" in bounds else None
-    high = ("]", bounds["le"]) if "le" in bounds else (")", bounds["lt"]) if "lt" in bounds else None
-    if low and high:
-        return f"in {low[0]}{low[1]}, {high[1]}{high[0]}"
-    if low:
-        return f"{'>=' if low[0] == '[' else '>'} {low[1]}"
-    return f"{'<=' if high[0] == ']' else '<'} {high[1]}"
-
-
-def _bounds(annotation) -> dict:
-    """The ge/gt/le/lt of an ``Annotated`` type, found through unions and list items."""
-    found: dict = {}
-    for meta in _metadata(annotation):
-        for kind, attr in ((Ge, "ge"), (Gt, "gt"), (Le, "le"), (Lt, "lt")):
-            if isinstance(meta, kind):
-                found[attr] = getattr(meta, attr)
-    return found
-
-
-def _metadata(annotation) -> list:
-    if annotation is None:
-        return []
-    if typing.get_origin(annotation) is Annotated:
-        base, *meta = typing.get_args(annotation)
-        flat = []
-        for m in meta:
-            flat += list(getattr(m, "metadata", [m]))
-        return flat + _metadata(base)
-    return [m for arg in typing.get_args(annotation) for m in _metadata(arg)]
-
-
-def _choices(annotation) -> list | None:
-    if annotation is None:
-        return None
-    if typing.get_origin(annotation) is Literal:
-        return list(typing.get_args(annotation))
-    for arg in typing.get_args(annotation):
-        choices = _choices(arg)
-        if choices:
-            return choices
-    return None
-
-
-def _parameters(fn: Callable | None) -> dict:
-    if fn is None:
-        return {}
-    target = fn.__init__ if inspect.isclass(fn) else fn
-    try:
-        hints = typing.get_type_hints(inspect.unwrap(target), include_extras=True)
-        names = inspect.signature(target).parameters
-    except (TypeError, ValueError, NameError):
-        return {}
-    return {name: hints.get(name) for name in names}
-
-
-def _title(fn: Callable | None, error: ValidationError) -> str:
-    if fn is None:
-        return error.title
-    return fn.__name__ if inspect.isclass(fn) else fn.__qualname__.removesuffix(".__init__")
-
-
-def _shown(value) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, str):
-        return repr(value)
-    return str(value)

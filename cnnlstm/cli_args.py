@@ -1,38 +1,59 @@
 """``key=value`` arguments of the small entry points that take Hydra-style arguments without
-Hydra (``python -m cnnlstm.restore``, ``python -m cnnlstm.stream``): each problem is one
-ConfigError line naming the key."""
+Hydra (``python -m cnnlstm.restore``, ``python -m cnnlstm.stream``).
 
-import math
+Each entry point declares its options as the signature of a function wrapped by :func:`options`
+(pydantic, lax: the strings of a command line become the declared numbers and booleans); each
+problem is one ConfigError line naming the key.
+"""
+
+import sys
+from collections.abc import Callable
+from typing import Annotated
 
 import torch
+from pydantic import ConfigDict, PlainValidator, validate_call
+from pydantic_core import PydanticCustomError
 
-from cnnlstm.errors import ConfigError
+from cnnlstm.arguments import ValidationError, first_problem
+from cnnlstm.errors import ConfigError, UserError
+
+# lax: "100" -> 100.0 and "true" -> True, as a command line spells them; nan and inf refused
+_CLI = ConfigDict(strict=False, allow_inf_nan=False)
 
 
-def parse_key_values(argv: list[str], required: tuple[str, ...], optional: tuple[str, ...]) -> dict[str, str]:
-    """``key=value`` arguments as a dict; ConfigError naming a bare word, an unknown or missing key."""
-    args: dict[str, str] = {}
+def _flag(value) -> bool:
+    if isinstance(value, bool) or str(value).lower() in ("true", "false"):
+        return value if isinstance(value, bool) else str(value).lower() == "true"
+    raise PydanticCustomError("bool_type", "must be true or false")
+
+
+Flag = Annotated[bool, PlainValidator(_flag)]  # exactly true or false (any case), not 1/yes/on
+
+
+def options(command: str) -> Callable[[Callable], Callable]:
+    """Declare the options of ``command``: the function's signature (names, types, defaults) is
+    its command line, and errors name the command."""
+    def declare(fn: Callable) -> Callable:
+        fn.__qualname__ = command
+        return validate_call(config=_CLI)(fn)
+    return declare
+
+
+def parse_key_values(argv: list[str], declared: Callable) -> dict:
+    """``key=value`` words, validated by ``declared`` (an :func:`options` function returning its arguments)."""
+    kwargs = {}
     for arg in argv:
         key, eq, value = arg.partition("=")
         if not eq:
             raise ConfigError(f"{arg!r} is not key=value")
-        if key not in required + optional:
-            raise ConfigError(f"unknown key {key!r} (known: {', '.join(required + optional)})")
-        args[key] = value
-    missing = [k for k in required if k not in args]
-    if missing:
-        raise ConfigError(f"{', '.join(missing)} must be given")
-    return args
+        kwargs[key] = value
+    try:
+        return declared(**kwargs)
+    except ValidationError as e:
+        raise ConfigError(first_problem(e, declared)) from None
 
 
-def parse_bool(key: str, value: str) -> bool:
-    """``true``/``false`` (any case) as a bool; anything else is an error naming ``key``."""
-    if value.lower() not in ("true", "false"):
-        raise ConfigError(f"{key} must be true or false, got {value!r}")
-    return value.lower() == "true"
-
-
-def parse_device(key: str, value: str) -> str:
+def check_device(key: str, value: str) -> str:
     """A torch device string that exists on this machine (``cpu``, ``cuda``, ``cuda:1`` ...)."""
     try:
         device = torch.device(value)
@@ -43,13 +64,18 @@ def parse_device(key: str, value: str) -> str:
     return value
 
 
-def parse_number(key: str, value: str, cast=float):
-    """``value`` as a number > 0 (``cast`` int or float); ConfigError naming ``key`` otherwise."""
+def run_command(argv: list[str], declared: Callable, usage: str, action: Callable[[dict], None]) -> int:
+    """Parse ``argv`` with ``declared``, check its ``device``, call ``action(args)``; a bad argument
+    is one line with the usage, a user error one line; returns the exit code (0 or 2)."""
     try:
-        number = cast(value)
-    except ValueError:
-        number = None
-    if number is None or not 0 < number < math.inf:  # also refuses nan
-        kind = "an integer" if cast is int else "a number"
-        raise ConfigError(f"{key} must be {kind} > 0, got {value!r}")
-    return number
+        args = parse_key_values(argv, declared)
+        check_device("device", args["device"])
+    except ConfigError as e:
+        print(f"error: {e}; {usage}", file=sys.stderr)
+        return 2
+    try:
+        action(args)
+    except (UserError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0

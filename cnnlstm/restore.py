@@ -1,7 +1,7 @@
 """Restore your own images with a trained restoration checkpoint.
 
 ``python -m cnnlstm.restore ckpt_path=PATH input=<image or folder> output=<dir> [corrupt=false] [device=cpu]
-[overwrite=false]``
+[overwrite=false] [max_pixels=67108864]``
 
 The model is rebuilt from the config stored in the checkpoint (no training data is read). Each
 image is converted to the model's channels and resized to its image size, restored with the
@@ -11,6 +11,7 @@ noise), also saved as ``<name>_corrupted.png``, to try the model on clean images
 
 Nothing is written when an output file would replace an input image or another output of the same
 run (``a.png`` and ``a.jpg``); files already in ``output`` are replaced only with ``overwrite=true``.
+An image whose header promises more than ``max_pixels`` is refused before it is decoded.
 """
 
 import sys
@@ -18,15 +19,16 @@ from pathlib import Path
 
 import torch
 
-from cnnlstm.cli_args import parse_bool, parse_device, parse_key_values
+from cnnlstm.arguments import PositiveInt
+from cnnlstm.cli_args import Flag, options, run_command
 from cnnlstm.data.corruptions import corrupt as apply_corruptions
+from cnnlstm.data.images import IMAGE_SUFFIXES, MAX_PIXELS, load_image
 from cnnlstm.engine.builder import build
 from cnnlstm.engine.checkpoint import load_checkpoint, load_trained_model, stored_config
-from cnnlstm.errors import CheckpointError, ConfigError, DataError, UserError
+from cnnlstm.errors import CheckpointError, DataError
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 USAGE = ("usage: python -m cnnlstm.restore ckpt_path=PATH input=<image or folder> output=<dir> [corrupt=false] "
-         "[device=cpu] [overwrite=false]")
+         "[device=cpu] [overwrite=false] [max_pixels=67108864]")
 
 
 def list_images(path: str | Path) -> list[Path]:
@@ -40,19 +42,6 @@ def list_images(path: str | Path) -> list[Path]:
     if not files:
         raise DataError(f"input {path} holds no images ({', '.join(IMAGE_SUFFIXES)})")
     return files
-
-
-def load_image(path: Path, channels: int, size: tuple[int, int]) -> torch.Tensor:
-    """Read ``path`` as ``(channels, H, W)`` float32 in [0, 1], resized to ``size = (H, W)``."""
-    from PIL import Image, UnidentifiedImageError
-    from torchvision.transforms.functional import pil_to_tensor
-
-    try:
-        with Image.open(path) as image:
-            image = image.convert("L" if channels == 1 else "RGB").resize((size[1], size[0]), Image.BILINEAR)
-    except (UnidentifiedImageError, OSError) as e:
-        raise DataError(f"cannot read image {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
-    return pil_to_tensor(image).float().div_(255)
 
 
 def load_model(ckpt_path: str | Path, device: str = "cpu"):
@@ -96,7 +85,8 @@ def check_outputs(files: list[Path], names: list[str], out_dir: Path, corrupt: b
 
 @torch.no_grad()
 def restore(ckpt_path: str | Path, input: str | Path, output: str | Path, corrupt: bool = False,
-            device: str = "cpu", batch_size: int = 64, overwrite: bool = False) -> list[Path]:
+            device: str = "cpu", batch_size: int = 64, overwrite: bool = False,
+            max_pixels: int = MAX_PIXELS) -> list[Path]:
     """Restore every image under ``input`` into ``output``; returns the written restored files."""
     from torchvision.utils import save_image
 
@@ -111,7 +101,8 @@ def restore(ckpt_path: str | Path, input: str | Path, output: str | Path, corrup
     written = []
     for start in range(0, len(files), batch_size):
         chunk = files[start:start + batch_size]
-        x = torch.stack([load_image(f, model.in_channels, model.image_size) for f in chunk]).to(device)  # (B, C, H, W)
+        x = torch.stack([load_image(f, model.in_channels, model.image_size, max_pixels=max_pixels)
+                         for f in chunk]).to(device)  # (B, C, H, W)
         if corrupt:
             keys = torch.arange(start, start + len(chunk), device=device)
             x, _ = apply_corruptions(getattr(data, "corruptions", []), x, 0, keys)
@@ -124,22 +115,19 @@ def restore(ckpt_path: str | Path, input: str | Path, output: str | Path, corrup
     return written
 
 
+@options("python -m cnnlstm.restore")
+def restore_options(ckpt_path: str, input: str, output: str, corrupt: Flag = False, device: str = "cpu",
+                    overwrite: Flag = False, max_pixels: PositiveInt = MAX_PIXELS) -> dict:
+    """The command line of ``python -m cnnlstm.restore``."""
+    return {"ckpt_path": ckpt_path, "input": input, "output": output, "corrupt": corrupt, "device": device,
+            "overwrite": overwrite, "max_pixels": max_pixels}
+
+
 def main(argv: list[str]) -> int:
-    try:
-        args = parse_key_values(argv, ("ckpt_path", "input", "output"), ("corrupt", "device", "overwrite"))
-        corrupt = parse_bool("corrupt", args.get("corrupt", "false"))
-        overwrite = parse_bool("overwrite", args.get("overwrite", "false"))
-        device = parse_device("device", args.get("device", "cpu"))
-    except ConfigError as e:
-        print(f"error: {e}; {USAGE}", file=sys.stderr)
-        return 2
-    try:
-        written = restore(args["ckpt_path"], args["input"], args["output"], corrupt, device, overwrite=overwrite)
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(f"restored {len(written)} image(s) into {args['output']}")
-    return 0
+    def action(args: dict) -> None:
+        print(f"restored {len(restore(**args))} image(s) into {args['output']}")
+
+    return run_command(argv, restore_options, USAGE, action)
 
 
 if __name__ == "__main__":

@@ -8,17 +8,19 @@ audio duration). Options: ``chunk_ms`` (default 100), ``device`` (default cpu),
 ``threads`` (torch threads, default 1).
 """
 
-import math
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from torch import nn
 
-from cnnlstm.cli_args import parse_device, parse_key_values, parse_number
+from cnnlstm.arguments import PositiveFloat, PositiveInt, checked
+from cnnlstm.cli_args import options, run_command
 from cnnlstm.data.wav_folder import class_names, read_wav
 from cnnlstm.engine.checkpoint import load_trained_model
-from cnnlstm.errors import ConfigError, UserError
+from cnnlstm.errors import ConfigError
 
 USAGE = "usage: python -m cnnlstm.stream ckpt_path=PATH wav=FILE [chunk_ms=100] [device=cpu] [threads=1]"
 
@@ -41,11 +43,11 @@ def _args_from_weights(ckpt_path):
 
 
 @torch.no_grad()
-def stream_file(model, wav: str | Path, chunk_ms: float = 100.0, device: str = "cpu", names=None, out=print) -> dict:
+@checked
+def stream_file(model: nn.Module, wav: str | Path, chunk_ms: PositiveFloat = 100.0, device: str = "cpu",
+                names: list[str] | None = None, out: Callable = print) -> dict:
     """Stream ``wav`` through ``model`` in ``chunk_ms`` chunks, printing a line per chunk; returns
     the final prediction, the per-frame logits and the real-time factor."""
-    if isinstance(chunk_ms, bool) or not isinstance(chunk_ms, (int, float)) or not 0 < chunk_ms < math.inf:
-        raise ConfigError(f"chunk_ms must be a number of milliseconds > 0, got {chunk_ms!r}")
     rate = model.frontend.sample_rate
     chunk = round(chunk_ms * rate / 1000)
     if chunk < 1:
@@ -73,23 +75,20 @@ def stream_file(model, wav: str | Path, chunk_ms: float = 100.0, device: str = "
     return {"logits": torch.cat(logits, dim=1), "rtf": rtf, "prediction": name if logits else None}
 
 
+@options("python -m cnnlstm.stream")
+def stream_options(ckpt_path: str, wav: str, chunk_ms: PositiveFloat = 100.0, device: str = "cpu",
+                   threads: PositiveInt = 1) -> dict:
+    """The command line of ``python -m cnnlstm.stream``."""
+    return {"ckpt_path": ckpt_path, "wav": wav, "chunk_ms": chunk_ms, "device": device, "threads": threads}
+
+
 def main(argv: list[str]) -> int:
-    try:
-        args = parse_key_values(argv, ("ckpt_path", "wav"), ("chunk_ms", "device", "threads"))
-        chunk_ms = parse_number("chunk_ms", args.get("chunk_ms", "100"))
-        threads = parse_number("threads", args.get("threads", "1"), int)
-        device = parse_device("device", args.get("device", "cpu"))
-    except ConfigError as e:
-        print(f"error: {e}; {USAGE}", file=sys.stderr)
-        return 2
-    try:
-        torch.set_num_threads(threads)
-        model, names = load_streaming_model(args["ckpt_path"], device)
-        stream_file(model, args["wav"], chunk_ms, device, names)
-    except (UserError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+    def action(args: dict) -> None:
+        torch.set_num_threads(args["threads"])
+        model, names = load_streaming_model(args["ckpt_path"], args["device"])
+        stream_file(model, args["wav"], args["chunk_ms"], args["device"], names)
+
+    return run_command(argv, stream_options, USAGE, action)
 
 
 if __name__ == "__main__":

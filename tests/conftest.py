@@ -1,14 +1,18 @@
 """Shared fixtures: compose configs the way train.py does, and tiny settings for quick real runs."""
 
 import os
+import re
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
+
+from cnnlstm.arguments import ValidationError, first_problem
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
@@ -32,6 +36,17 @@ def run_script(*args: str, cwd: Path = ROOT, timeout: float = 300, env: dict | N
     full_env = os.environ | {"PYTHONUNBUFFERED": "1", "HYDRA_FULL_ERROR": "0"} | (env or {})
     return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env=full_env)
+
+
+@contextmanager
+def argument_error(match: str, fn):
+    """Expect the call in the block to break a constraint ``fn`` (a checked class or function)
+    declares: pydantic's ValidationError, whose one-line form (what the entry points print,
+    :func:`cnnlstm.arguments.first_problem`) must match ``match``."""
+    with pytest.raises(ValidationError) as error:
+        yield error
+    line = first_problem(error.value, fn)
+    assert re.search(match, line), f"{line!r} does not match {match!r}"
 
 
 @pytest.fixture(autouse=True)

@@ -37,7 +37,7 @@ def assert_one_line_error(result, *needles):
 
 @pytest.mark.parametrize("override,needles", [
     (["data.batch_size=0"], ["data.batch_size must be >= 1, got 0"]),
-    (["optimizer.lr=-0.1"], ["optimizer.lr must be a number > 0, got -0.1"]),
+    (["optimizer.lr=-0.1"], ["optimizer.lr must be > 0, got -0.1"]),
     (["data.size=3", "data.seq_len=3", "model.conv_channels=[2,2]"], ["too small", "block 1"]),
 ])
 def test_bad_values_leave_finished_run_untouched(finished_run, override, needles):

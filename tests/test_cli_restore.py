@@ -75,7 +75,7 @@ def test_existing_outputs_need_overwrite_and_names_must_not_clash(ckpt, images, 
     ("corrupt=maybe", "corrupt must be true or false, got 'maybe'"),
     ("overwrite=1", "overwrite must be true or false"),
     ("device=gpu0", "device must be a torch device"),
-    ("ouput=x", "unknown key 'ouput'"),
+    ("ouput=x", "ouput is not an argument of python -m cnnlstm.restore (it takes: ckpt_path, input, output"),
     ("corrupt", "'corrupt' is not key=value"),
 ])
 def test_bad_arguments_name_the_key(arg, message, images, tmp_path, capsys):
@@ -86,4 +86,4 @@ def test_bad_arguments_name_the_key(arg, message, images, tmp_path, capsys):
 
 def test_missing_key_is_named(capsys):
     rc, err = run(capsys, "ckpt_path=missing.pt", "input=x")
-    assert rc == 2 and "output must be given" in err
+    assert rc == 2 and "output must be set" in err

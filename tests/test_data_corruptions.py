@@ -82,12 +82,22 @@ def test_noise_on_top_of_blank_keeps_the_mask():
 
 
 def test_bad_arguments():
-    with pytest.raises(ConfigError, match=r"corruption\[0\]\.side must be one of"):
-        corrupt([BlankHalf("middle")], torch.ones(1, 1, 4, 4), 0, torch.arange(1))
+    with pytest.raises(ConfigError, match=r"corruption\[0\]\.side must be one of \['lower', 'upper', 'left', 'right'\]"):
+        check_corruptions([BlankHalf("middle")])
     with pytest.raises(ConfigError, match=r"corruption\[1\]\.sigma must be"):
         check_corruptions([BlankHalf(), GaussianNoise(-1)])
-    with pytest.raises(ConfigError, match="corruption\\[0\\]"):
-        corrupt([{"side": "lower"}], torch.ones(1, 1, 4, 4), 0, torch.arange(1))
+    with pytest.raises(ConfigError, match=r"^corruption\[0\] must be a corruption object"):
+        check_corruptions([{"side": "lower"}])
+    with pytest.raises(ConfigError, match=r"^corruption\[0\]\.clip must be true or false, got 1$"):
+        check_corruptions([GaussianNoise(clip=1)])
+    with pytest.raises(ConfigError, match=r"^corruption\[0\]\.min_size and max_size must satisfy"):
+        check_corruptions([BlankBoxes(min_size=0.6, max_size=0.5)])
+
+
+def test_a_batch_does_not_validate_the_list_again(monkeypatch):
+    corruptions = check_corruptions([BlankHalf(), GaussianNoise(0.1)])
+    monkeypatch.setattr(GaussianNoise, "validate", lambda self: pytest.fail("validated per batch"))
+    corrupt(corruptions, torch.ones(2, 1, 4, 4), 0, torch.arange(2))
 
 
 @pytest.mark.parametrize("override,message", [

@@ -23,7 +23,7 @@ def folder(tmp_path):
 def test_resize_mode(folder, channels):
     data = ImageFolder(root=str(folder), size=[12, 16], channels=channels, corruption=[BlankHalf()],
                        val_fraction=0.2, test_fraction=0.2, batch_size=4)
-    assert data.dims == {"image_size": [12, 16], "in_channels": channels}
+    assert data.model_args == {"image_size": [12, 16], "in_channels": channels}
     data.setup()
     assert [data.split_size(s) for s in ("train", "val", "test")] == [6, 2, 2]
     batch = next(data.batches("train"))
@@ -88,3 +88,21 @@ def test_images_too_small_for_ssim_are_refused_before_training(folder, tmp_path)
                              "logger=none"), tmp_path / "run")
     assert not (tmp_path / "run").exists()
     assert ImageFolder(root=str(folder), size=6).size == (6, 6)
+
+
+def test_the_image_folder_and_restore_share_one_reader(tmp_path):
+    from PIL import Image
+
+    import cnnlstm.restore
+    from cnnlstm.data.images import IMAGE_SUFFIXES, image_files, load_image
+
+    assert cnnlstm.restore.load_image is load_image and cnnlstm.restore.IMAGE_SUFFIXES is IMAGE_SUFFIXES
+    Image.new("RGB", (30, 20), (255, 0, 0)).save(tmp_path / "wide.png")
+    (tmp_path / "notes.txt").write_text("not an image")
+    assert image_files(tmp_path) == [tmp_path / "wide.png"]
+    assert load_image(tmp_path / "wide.png", 3, (8, 12)).shape == (3, 8, 12)
+    square = load_image(tmp_path / "wide.png", 1, square=10)  # shorter side to 10, centre square
+    assert square.shape == (1, 10, 10) and 0 < square.min() <= square.max() <= 1
+    (tmp_path / "bad.png").write_text("not a png")
+    with pytest.raises(DataError, match="cannot read image .*bad.png"):
+        load_image(tmp_path / "bad.png", 1, (4, 4))

@@ -14,9 +14,9 @@ def make(**kw):
     return data
 
 
-def test_batches_and_dims():
+def test_batches_and_model_args():
     data = make()
-    assert data.dims == {"image_size": [28, 28], "in_channels": 1}
+    assert data.model_args == {"image_size": [28, 28], "in_channels": 1}
     batch = next(data.batches("train"))
     assert set(batch) == {"x", "y", "mask"}
     assert batch["x"].shape == batch["y"].shape == (32, 1, 28, 28) and batch["mask"].shape == (32, 1, 28, 28)

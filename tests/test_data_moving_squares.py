@@ -1,5 +1,6 @@
 import pytest
 import torch
+from conftest import argument_error
 
 from cnnlstm.data.moving_squares import MovingSquares, moving_squares
 from cnnlstm.errors import ConfigError
@@ -95,17 +96,22 @@ def test_shuffle_resume_position_and_ranks():
 
 
 @pytest.mark.parametrize("kwargs,key", [
-    ({"batch_size": 0}, "batch_size"), ({"n_train": -5}, "n_train"), ({"size": 10, "seq_len": 11}, "seq_len"),
-    ({"batch_size": "abc"}, "batch_size"),
+    ({"batch_size": 0}, "^batch_size must be >= 1, got 0$"), ({"n_train": -5}, "^n_train must be >= 1, got -5$"),
+    ({"batch_size": "abc"}, "^batch_size must be an integer, got 'abc'$"),
 ])
 def test_bad_arguments_name_the_key(kwargs, key):
-    with pytest.raises(ConfigError, match=key):
+    with argument_error(key, MovingSquares):
         MovingSquares(**kwargs)
+
+
+def test_a_sequence_longer_than_the_frame_names_seq_len():
+    with pytest.raises(ConfigError, match="^seq_len must be <= size"):
+        MovingSquares(size=10, seq_len=11)
 
 
 @pytest.mark.parametrize("value", [0, -4])
 def test_non_positive_eval_batch_size_is_an_error_not_batch_size(value):
-    with pytest.raises(ConfigError, match=f"eval_batch_size must be >= 1, got {value}"):
+    with argument_error(f"^eval_batch_size must be >= 1, got {value}$", MovingSquares):
         MovingSquares(batch_size=8, eval_batch_size=value)
     assert MovingSquares(batch_size=8, eval_batch_size=None).eval_batch_size == 8  # null: the training batch
 

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+from conftest import argument_error
 
 from cnnlstm.data.uea import UEA, shipped_datasets, stratified_split
 from cnnlstm.errors import DataError
@@ -14,7 +15,7 @@ def vowels():
 
 
 def test_japanese_vowels_offline(vowels):
-    assert vowels.dims == {"in_features": 12, "num_outputs": 9}
+    assert vowels.model_args == {"in_features": 12, "num_outputs": 9}
     assert [vowels.split_size(s) for s in ("train", "val", "test")] == [243, 27, 370]
     lengths = torch.cat([vowels.tensors[s][1] for s in ("train", "val", "test")])
     assert lengths.min() == 7 and lengths.max() == 29
@@ -49,7 +50,7 @@ def test_unknown_name_lists_available_sets():
 
 def test_other_sets_load_the_same_way():
     data = UEA("BasicMotions", val_fraction=0.25)
-    assert data.dims == {"in_features": 6, "num_outputs": 4}
+    assert data.model_args == {"in_features": 6, "num_outputs": 4}
     assert data.split_size("val") == 8 and data.split_size("test") == 40
 
 
@@ -72,7 +73,7 @@ def test_only_classification_sets_are_listed_and_they_load():
     listed = str(error.value).split("e.g. ")[1].split(" (")[0].split(", ")
     assert listed and set(listed) <= set(have) and "CardanoSentiment" not in str(error.value)
     for name in listed:
-        assert UEA(name).dims["num_outputs"] >= 2, name
+        assert UEA(name).model_args["num_outputs"] >= 2, name
 
 
 def test_val_fraction_leaving_no_training_series():
@@ -80,5 +81,5 @@ def test_val_fraction_leaving_no_training_series():
 
     with pytest.raises(ConfigError, match=r"val_fraction=0\.99 leaves no training series.*train 0, val 270"):
         UEA("JapaneseVowels", val_fraction=0.99)
-    with pytest.raises(ConfigError, match=r"val_fraction must be in \[0, 1\)"):
+    with argument_error(r"^val_fraction must be in \[0, 1\), got 1$", UEA):
         UEA("JapaneseVowels", val_fraction=1.0)

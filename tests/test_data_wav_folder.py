@@ -19,7 +19,7 @@ def test_speech_commands_layout(tones):
     data = WavFolder(tones, sample_rate=8000, batch_size=4)
     data.setup("cpu")
     assert data.classes == ["tone0", "tone1", "tone2"]
-    assert data.dims == {"num_outputs": 3, "sample_rate": 8000}
+    assert data.model_args == {"num_outputs": 3, "sample_rate": 8000}
     assert [data.split_size(s) for s in ("train", "val", "test")] == [24, 3, 3]
     batch = next(data.batches("train"))
     assert batch["x"].dim() == 2 and batch["x"].shape[1] == int(batch["lengths"].max())

@@ -107,8 +107,14 @@ def test_resume_equals_uninterrupted(tmp_path, caplog):
         assert torch.equal(straight[key], resumed[key]), key
     # an explicit trainer.resume path from another directory continues the same way
     caplog.clear()
-    train(compose_config(*common, "trainer.max_steps=10", "trainer.resume=false"), tmp_path / "split")
+    with pytest.raises(ConfigError, match="holds an earlier run's results"):  # never replaced silently
+        train(compose_config(*common, "trainer.max_steps=10", "trainer.resume=false"), tmp_path / "split")
+    train(compose_config(*common, "trainer.max_steps=10", "trainer.resume=false", "trainer.overwrite=true"),
+          tmp_path / "split")
     assert "resumed from" not in caplog.text  # resume=false starts afresh
+    (aside,) = (tmp_path / "split" / "replaced").iterdir()  # the earlier results, moved aside whole
+    assert torch.equal(load_checkpoint(aside / "checkpoints/last.pt")["model"]["lstm.weight_hh_l0"],
+                       resumed["lstm.weight_hh_l0"])
     train(compose_config(*common, "trainer.max_steps=10",
                          f"trainer.resume={tmp_path / 'straight/checkpoints/last.pt'}"), tmp_path / "copy")
     assert all(torch.equal(straight[k], v) for k, v in final_weights(tmp_path / "copy").items())

@@ -14,11 +14,11 @@ def optimizer():
 
 @pytest.mark.parametrize("overrides,message", [
     (["scheduler=cosine", "scheduler.min_lr_ratio=2"], r"^scheduler\.min_lr_ratio must be in \[0, 1\], got 2$"),
-    (["scheduler=cosine", "scheduler.min_lr_ratio=-0.5"], r"^scheduler\.min_lr_ratio must be >= 0"),
+    (["scheduler=cosine", "scheduler.min_lr_ratio=-0.5"], r"^scheduler\.min_lr_ratio must be in \[0, 1\], got -0.5$"),
     (["scheduler=cosine", "scheduler.warmup_steps=-1"], r"^scheduler\.warmup_steps must be >= 0"),
     (["scheduler=constant", "scheduler.warmup_steps=1.5"], r"^scheduler\.warmup_steps must be an integer"),
     (["scheduler=step", "scheduler.gamma=3"], r"^scheduler\.gamma must be in \(0, 1\], got 3$"),
-    (["scheduler=step", "scheduler.gamma=0"], r"^scheduler\.gamma must be > 0"),
+    (["scheduler=step", "scheduler.gamma=0"], r"^scheduler\.gamma must be in \(0, 1\], got 0$"),
     (["scheduler=step", "scheduler.step_size=0"], r"^scheduler\.step_size must be >= 1"),
 ])
 def test_bad_scheduler_arguments_name_the_key(overrides, message):

@@ -15,12 +15,13 @@ PACKAGE = Path(__file__).resolve().parents[1] / "cnnlstm"
 # its own layer (data and tasks share a rank but must not import each other)
 LAYERS = {
     "errors": 0,
-    "arguments": 1, "cli_args": 1, "checks": 1,
+    "arguments": 1,
     "nn": 2,
     "models": 3,
     "data": 4, "tasks": 4,
     "engine": 5,
-    "stream": 6, "restore": 6, "bench": 6, "visualize": 6, "experiments": 6,
+    "cli_args": 6,
+    "stream": 7, "restore": 7, "bench": 7, "visualize": 7, "experiments": 7,
 }
 
 

@@ -37,7 +37,18 @@ def test_paper_sizes():
     assert model.cnn.out_features == 256 * 7 and model.reduce.out_features == 256
     assert (model.lstm.hidden_size, model.lstm.proj_size, model.lstm.num_layers) == (832, 512, 2)
     assert [m.out_features for m in model.dnn if isinstance(m, torch.nn.Linear)] == [1024, 1024]
-    assert all(isinstance(m, torch.nn.ReLU) for m in model.dnn[1::3])
+    nn = torch.nn
+    assert [type(m) for m in model.dnn] == [nn.Linear, nn.ReLU, nn.Linear, nn.ReLU]  # no Dropout at rate 0
+    with_dropout = CLDNN(in_features=40, num_outputs=10, proj_size=512, dropout=0.1)
+    assert [type(m) for m in with_dropout.dnn] == [nn.Linear, nn.ReLU, nn.Dropout] * 2
+
+
+def test_samples_per_frame_is_the_front_end_hop():
+    assert tiny().samples_per_frame == 1
+    audio = CLDNN(num_outputs=3, sample_rate=8000, frontend={"hop_ms": 10.0}, hidden_size=8, proj_size=0,
+                  reduce_dim=8, conv_channels=[4], freq_kernels=[3], time_kernels=[3], freq_pools=[1],
+                  dnn_hidden=[8])
+    assert audio.samples_per_frame == 80
 
 
 def test_initialisation_follows_the_paper():

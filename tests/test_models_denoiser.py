@@ -1,5 +1,6 @@
 import pytest
 import torch
+from conftest import argument_error
 
 from cnnlstm.errors import ConfigError
 from cnnlstm.models import CNNLSTMDenoiser, ConvAutoencoder
@@ -77,13 +78,13 @@ def test_direct_reads_corrupted_rows_none_does_not():
 def test_denoiser_geometry_and_argument_errors():
     with pytest.raises(ConfigError, match="too small"):
         CNNLSTMDenoiser(image_size=3, conv_channels=[4, 4], pool_sizes=2)
-    with pytest.raises(ConfigError, match="attention must be one of"):
+    with argument_error("attention must be one of", CNNLSTMDenoiser):
         CNNLSTMDenoiser(attention="bahdanau")
-    with pytest.raises(ConfigError, match=r"teacher_forcing_ratio must be in \[0, 1\]"):
+    with argument_error(r"teacher_forcing_ratio must be in \[0, 1\]", CNNLSTMDenoiser):
         CNNLSTMDenoiser(teacher_forcing_ratio=1.5)
-    with pytest.raises(ConfigError, match="sampling must be one of"):
+    with argument_error("sampling must be one of", CNNLSTMDenoiser):
         CNNLSTMDenoiser(sampling="random")
-    with pytest.raises(ConfigError, match="hidden_size must be >= 1"):
+    with argument_error("hidden_size must be >= 1", CNNLSTMDenoiser):
         CNNLSTMDenoiser(hidden_size=0)
     with pytest.raises(ValueError, match=r"\(B, 1, 28, 28\)"):
         CNNLSTMDenoiser()(torch.rand(2, 1, 20, 28))

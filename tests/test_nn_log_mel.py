@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+from conftest import argument_error
 
 from cnnlstm.errors import ConfigError
 from cnnlstm.nn.log_mel import LogMel, mel_filterbank
@@ -63,8 +64,10 @@ def test_stream_equals_offline(chunk):
 def test_bad_arguments():
     with pytest.raises(ConfigError, match="fmin and fmax"):
         LogMel(sample_rate=8000, fmax=6000)
-    with pytest.raises(ConfigError, match="normalize"):
+    with argument_error(r"^normalize must be one of \['none', 'utterance', 'global'\], got 'batch'$", LogMel):
         LogMel(normalize="batch")
+    with pytest.raises(ConfigError, match=r"^hop_ms must be at least one sample \(0.125 ms at 8000 Hz\), got 0.01$"):
+        LogMel(sample_rate=8000, hop_ms=0.01)
     with pytest.raises(ValueError, match="deltas=0"):
         LogMel(deltas=1).stream(torch.zeros(1, 400))
     assert np.isclose(LogMel(sample_rate=16000).win, 400)

@@ -48,7 +48,7 @@ def test_eval_chunks_match_one_fold_and_training_folds_whole():
 
 
 def test_eval_chunk_frames_must_be_positive():
-    import pytest
+    from conftest import argument_error
 
-    with pytest.raises(ValueError, match="eval_chunk_frames"):
+    with argument_error(r"^eval_chunk_frames must be >= 1, got 0$", TimeDistributed):
         TimeDistributed(nn.Identity(), eval_chunk_frames=0)

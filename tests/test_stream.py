@@ -63,9 +63,10 @@ def test_cli_refuses_a_model_without_front_end(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("arg,message", [
-    ("chunk_ms=0", "chunk_ms must be a number > 0, got '0'"), ("chunk_ms=-20", "chunk_ms must be a number > 0"),
-    ("chunk_ms=abc", "chunk_ms must be a number > 0, got 'abc'"), ("chunk_ms=inf", "chunk_ms must be"),
-    ("chunkms=10", "unknown key 'chunkms'"), ("threads=0", "threads must be an integer > 0"),
+    ("chunk_ms=0", "chunk_ms must be > 0, got '0'"), ("chunk_ms=-20", "chunk_ms must be > 0, got '-20'"),
+    ("chunk_ms=abc", "chunk_ms must be a number, got 'abc'"), ("chunk_ms=inf", "chunk_ms must be"),
+    ("chunkms=10", "chunkms is not an argument of python -m cnnlstm.stream (it takes: ckpt_path, wav, chunk_ms"),
+    ("threads=0", "threads must be >= 1, got '0'"), ("threads=1.5", "threads must be an integer, got '1.5'"),
     ("device=gpu0", "device must be a torch device"), ("verbose", "'verbose' is not key=value"),
 ])
 def test_cli_bad_arguments_give_one_line_naming_the_key(arg, message, capsys):
@@ -75,12 +76,13 @@ def test_cli_bad_arguments_give_one_line_naming_the_key(arg, message, capsys):
 
 
 def test_stream_file_refuses_chunks_without_samples(trained):
+    from cnnlstm.arguments import ValidationError
     from cnnlstm.errors import ConfigError
 
     root, ckpt = trained
     model, _ = load_streaming_model(ckpt)
     lines = []
-    for chunk_ms in (0, -5, 0.01):  # 0.01 ms is less than one sample at 8 kHz
-        with pytest.raises(ConfigError, match="chunk_ms"):
+    for chunk_ms in (0, -5, 0.01, True):  # 0.01 ms is less than one sample at 8 kHz
+        with pytest.raises((ConfigError, ValidationError), match="chunk_ms"):
             stream_file(model, root / "tone1" / "000.wav", chunk_ms=chunk_ms, out=lines.append)
     assert lines == []

@@ -25,7 +25,7 @@ def test_generated_labels_are_future_symbols():
         assert torch.equal(y[b, :n - 2], shown[2:]) and bool((y[b, n - 2:] == -100).all())
         assert x[b, n:].abs().sum() == 0
     data = LookaheadSymbols(n_train=10, min_len=5, max_len=9, batch_size=4)
-    assert data.dims == {"in_features": 4, "num_outputs": 4}
+    assert data.model_args == {"in_features": 4, "num_outputs": 4}
 
 
 def test_delay_shifts_outputs_and_scores_every_label():

@@ -2,6 +2,7 @@ import math
 
 import pytest
 import torch
+from conftest import argument_error
 from torch import nn
 
 from cnnlstm.engine.loggers import NullLogger
@@ -89,7 +90,7 @@ def test_losses(loss):
     y = torch.rand(2, 1, 4, 4)
     value = Restoration(loss=loss).loss(y.clamp(0.1, 0.9), {"y": y})
     assert value.ndim == 0 and torch.isfinite(value)
-    with pytest.raises(ConfigError, match="loss must be one of"):
+    with argument_error(r"^loss must be one of \['mse', 'l1', 'bce'\], got 'ssim'$", Restoration):
         Restoration(loss="ssim")
 
 
@@ -149,3 +150,23 @@ def test_smallest_image_size_check_matches_the_ssim_metrics():
         check_image_size("data.size", (5, 8))
     with pytest.raises(Exception, match="Padding size"):  # what the check saves the user from, after training
         scores(torch.rand(2, 1, 5, 5), torch.rand(2, 1, 5, 5))
+
+
+def test_teacher_forcing_is_seen_through_training_wrappers():
+    from cnnlstm.models import CNNLSTMDenoiser
+    from cnnlstm.nn.wrappers import unwrap
+    from cnnlstm.tasks.restoration import accepts_target
+
+    class PassesOn(nn.Module):  # how DistributedDataParallel and CudaGraphed call what they hold
+        def __init__(self, module):
+            super().__init__()
+            self.module = module
+
+        def forward(self, *args, **kwargs):
+            return self.module(*args, **kwargs)
+
+    denoiser = CNNLSTMDenoiser(image_size=8, conv_channels=[2], context_size=4, hidden_size=4)
+    assert unwrap(PassesOn(PassesOn(denoiser))) is denoiser
+    assert accepts_target(PassesOn(denoiser)) and not accepts_target(PassesOn(nn.Linear(2, 2)))
+    held = nn.Sequential(denoiser)  # a module that holds others but is no wrapper is left alone
+    assert unwrap(held) is held

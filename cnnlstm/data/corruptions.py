@@ -11,41 +11,60 @@ same whatever the batch size, order, device or rank. Configs list them under ``d
       - {_target_: cnnlstm.data.corruptions.BlankHalf, side: lower}
       - {_target_: cnnlstm.data.corruptions.GaussianNoise, sigma: 0.2}
 
-Arguments are checked by :func:`check_corruptions` (the data source calls it when it is built,
-:func:`corrupt` before applying them), not in the constructors: Hydra builds the list entries
-before the data source, and only the list knows the real key of a bad value,
-``data.corruption[1].sigma``.
+Each corruption declares its arguments as typed dataclass fields (``sigma: NonNegativeFloat``).
+They are enforced once, by :func:`check_corruptions` when the data source is built, not in the
+constructors: Hydra builds the list entries before the data source, and only the list knows the
+real key of a bad value, ``data.corruption[1].sigma``.
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from functools import cache
+from typing import Literal
 
 import torch
 
-from cnnlstm.checks import one_of, positive_float, positive_int, probability, unit_interval
+from cnnlstm.arguments import (
+    NonNegativeFloat,
+    PositiveFloat,
+    PositiveInt,
+    Probability,
+    UnitInterval,
+    ValidationError,
+    checked,
+    first_problem,
+)
 from cnnlstm.data.counter_rng import hash_u32, normal, uniform
 from cnnlstm.errors import ConfigError
 
 
 class Corruption:
-    """Base class: the constructor stores its arguments as given; :meth:`validate` checks and
-    normalises them in place (idempotent), raising ConfigError whose message starts with the
-    argument's name."""
+    """Base class of the corruptions: dataclasses whose field types declare what they accept."""
 
     def validate(self) -> None:
-        """Check the arguments; subclasses override."""
+        """Enforce the declared field types on the stored values (ValidationError if one breaks them)."""
+        _declared(type(self))(self, **{f.name: getattr(self, f.name) for f in fields(self)})
+
+
+@cache
+def _declared(cls: type) -> object:
+    """``cls.__init__`` with its declared argument types enforced (rerunning it stores the values)."""
+    return checked(cls.__init__)
 
 
 def check_corruptions(corruptions: Sequence | None, key: str = "corruption") -> list:
-    """Validate every entry of a corruption list; a bad one raises ConfigError naming its real key,
-    ``corruption[1].sigma must be >= 0, got -1``. Returns the list."""
+    """Validate every entry of a corruption list once; a bad one raises ConfigError naming its real
+    key, ``corruption[1].sigma must be >= 0, got -1``. Returns the list."""
     corruptions = list(corruptions or [])
     for j, corruption in enumerate(corruptions):
         if not callable(corruption):
             raise ConfigError(f"{key}[{j}] must be a corruption object (a config with a _target_), "
                               f"got {corruption!r}")
         try:
-            getattr(corruption, "validate", lambda: None)()
-        except ConfigError as e:
+            getattr(corruption, "validate", lambda: None)()  # any callable will do; ours declare types
+        except ValidationError as e:
+            raise ConfigError(f"{key}[{j}].{first_problem(e, type(corruption))}") from None
+        except ConfigError as e:  # a rule between two arguments (BlankBoxes' sizes)
             raise ConfigError(f"{key}[{j}].{e}") from None
     return corruptions
 
@@ -56,20 +75,17 @@ def _pixel_keys(x: torch.Tensor, keys: torch.Tensor) -> tuple[torch.Tensor, torc
     return keys.long().view(-1, 1, 1, 1), pixels
 
 
+@dataclass
 class BlankHalf(Corruption):
     """Set one half of the image to ``value`` (the paper: the lower half black).
 
     Args:
         side: ``lower``, ``upper``, ``left`` or ``right``; an odd size blanks the smaller half.
-        value: the fill value in [0, 1].
+        value: the fill value in [0, 1] (the images' range).
     """
 
-    def __init__(self, side: str = "lower", value: float = 0.0) -> None:
-        self.side, self.value = side, value
-
-    def validate(self) -> None:
-        self.side = one_of("side", self.side, ("lower", "upper", "left", "right"))
-        self.value = unit_interval("value", self.value)  # a fill value in the images' range
+    side: Literal["lower", "upper", "left", "right"] = "lower"
+    value: UnitInterval = 0.0
 
     def __call__(self, x, mask, seed, keys):
         h, w = x.shape[-2:]
@@ -86,26 +102,26 @@ class BlankHalf(Corruption):
         return x.masked_fill(region, self.value), mask
 
 
+@dataclass
 class BlankBoxes(Corruption):
     """Blank ``count`` random axis-aligned boxes per image.
 
     Args:
         count: boxes per image.
         min_size, max_size: box height and width as fractions of the image's (uniform in between).
-        value: the fill value.
+        value: the fill value in [0, 1].
     """
 
-    def __init__(self, count: int = 1, min_size: float = 0.25, max_size: float = 0.5, value: float = 0.0) -> None:
-        self.count, self.min_size, self.max_size, self.value = count, min_size, max_size, value
+    count: PositiveInt = 1
+    min_size: PositiveFloat = 0.25
+    max_size: PositiveFloat = 0.5
+    value: UnitInterval = 0.0
 
     def validate(self) -> None:
-        self.count = positive_int("count", self.count)
-        self.min_size = positive_float("min_size", self.min_size)
-        self.max_size = positive_float("max_size", self.max_size)
+        super().validate()
         if not self.min_size <= self.max_size <= 1:
             raise ConfigError(f"min_size and max_size must satisfy 0 < min_size <= max_size <= 1, "
                               f"got min_size={self.min_size:g}, max_size={self.max_size:g}")
-        self.value = unit_interval("value", self.value)  # a fill value in the images' range
 
     def __call__(self, x, mask, seed, keys):
         h, w = x.shape[-2:]
@@ -124,15 +140,12 @@ class BlankBoxes(Corruption):
         return x.masked_fill(region, self.value), mask | region
 
 
+@dataclass
 class BlankRows(Corruption):
     """Blank a random ``fraction`` of the rows of each image (each row independently)."""
 
-    def __init__(self, fraction: float = 0.25, value: float = 0.0) -> None:
-        self.fraction, self.value = fraction, value
-
-    def validate(self) -> None:
-        self.fraction = probability("fraction", self.fraction)
-        self.value = unit_interval("value", self.value)  # a fill value in the images' range
+    fraction: Probability = 0.25
+    value: UnitInterval = 0.0
 
     def __call__(self, x, mask, seed, keys):
         h = x.shape[-2]
@@ -142,31 +155,24 @@ class BlankRows(Corruption):
         return x.masked_fill(region, self.value), mask | region
 
 
+@dataclass
 class GaussianNoise(Corruption):
     """Add Gaussian noise of standard deviation ``sigma`` to every pixel, then clip to [0, 1]."""
 
-    def __init__(self, sigma: float = 0.2, clip: bool = True) -> None:
-        self.sigma, self.clip = sigma, clip
-
-    def validate(self) -> None:
-        self.sigma = positive_float("sigma", self.sigma, allow_zero=True)
-        if not isinstance(self.clip, bool):
-            raise ConfigError(f"clip must be true or false, got {self.clip!r}")
+    sigma: NonNegativeFloat = 0.2
+    clip: bool = True
 
     def __call__(self, x, mask, seed, keys):
         x = x + self.sigma * normal(seed, *_pixel_keys(x, keys))
         return (x.clamp(0, 1) if self.clip else x), mask
 
 
+@dataclass
 class SaltAndPepper(Corruption):
     """Set a fraction ``amount`` of pixels to 1 (salt) or 0 (pepper), salt with probability ``salt``."""
 
-    def __init__(self, amount: float = 0.1, salt: float = 0.5) -> None:
-        self.amount, self.salt = amount, salt
-
-    def validate(self) -> None:
-        self.amount = probability("amount", self.amount)
-        self.salt = unit_interval("salt", self.salt)
+    amount: Probability = 0.1
+    salt: UnitInterval = 0.5
 
     def __call__(self, x, mask, seed, keys):
         k, p = _pixel_keys(x, keys)
@@ -181,9 +187,10 @@ def corrupt(corruptions: Sequence, x: torch.Tensor, seed: int,
 
     Returns the corrupted images ``(B, C, H, W)`` and the blanked-region mask ``(B, 1, H, W)``
     (bool; all False when nothing is blanked). Corruption ``j`` draws from the stream
-    ``hash(seed, j)``, so adding one does not change the others' values.
+    ``hash(seed, j)``, so adding one does not change the others' values. The list is the one
+    :func:`check_corruptions` validated when the data source was built.
     """
     mask = torch.zeros(x.shape[0], 1, *x.shape[-2:], dtype=torch.bool, device=x.device)
-    for j, corruption in enumerate(check_corruptions(corruptions)):
+    for j, corruption in enumerate(corruptions):
         x, mask = corruption(x, mask, int(hash_u32(seed, j)), keys)
     return x, mask

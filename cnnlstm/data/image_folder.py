@@ -2,13 +2,16 @@
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 import torch
 
-from cnnlstm.checks import int_list, one_of, positive_int, probability
+from cnnlstm.arguments import PositiveInt, Probability, checked
 from cnnlstm.data.counter_rng import uniform
+from cnnlstm.data.images import MAX_PIXELS, image_files, load_image
 from cnnlstm.data.restoration_base import RestorationData
 from cnnlstm.errors import DataError
+from cnnlstm.nn.conv_stack import per_layer
 
 
 class ImageFolder(RestorationData):
@@ -31,43 +34,27 @@ class ImageFolder(RestorationData):
             :class:`cnnlstm.data.restoration_base.RestorationData`.
     """
 
-    def __init__(self, root: str = "images", size: int | Sequence[int] = 64, channels: int = 1,
-                 mode: str = "resize", load_size: int | None = None, val_fraction: float = 0.1,
-                 test_fraction: float = 0.1, corruption: Sequence | None = None, seed: int = 0,
-                 batch_size: int = 32, shuffle_seed: int = 0, drop_last: bool = False,
-                 eval_batch_size: int | None = None) -> None:
+    @checked
+    def __init__(self, root: str | Path = "images", size: PositiveInt | Sequence[PositiveInt] = 64, channels: Literal[1, 3] = 1,
+                 mode: Literal["resize", "crop"] = "resize", load_size: PositiveInt | None = None,
+                 val_fraction: Probability = 0.1, test_fraction: Probability = 0.1, corruption: Sequence | None = None,
+                 seed: int = 0, batch_size: PositiveInt = 32, shuffle_seed: int = 0,
+                 drop_last: bool = False, eval_batch_size: PositiveInt | None = None,
+                 max_pixels: PositiveInt = MAX_PIXELS) -> None:
         super().__init__(corruption, seed, batch_size, shuffle_seed, drop_last, eval_batch_size)
+        self.max_pixels = max_pixels
         self.root = Path(root)
-        self.size = tuple(int_list("size", size, 2))
-        self.channels = one_of("channels", channels, (1, 3))
-        self.mode = one_of("mode", mode, ("resize", "crop"))
-        self.load_size = positive_int("load_size", load_size) if load_size is not None else max(self.size)
+        self.size = tuple(per_layer("size", size, 2))
+        self.channels, self.mode = channels, mode
+        self.load_size = load_size if load_size is not None else max(self.size)
         if self.mode == "crop" and self.load_size < max(self.size):
             raise DataError(f"load_size={self.load_size} must be >= size {self.size} to crop from")
-        self.fractions = (probability("val_fraction", val_fraction), probability("test_fraction", test_fraction))
+        self.fractions = (val_fraction, test_fraction)
         if sum(self.fractions) >= 1:
             raise DataError(f"data.val_fraction={val_fraction} + data.test_fraction={test_fraction} must be < 1: "
                             "they leave no training images")
-        self.seed = int(seed)
+        self.seed = seed
         self.model_args = {"image_size": list(self.size), "in_channels": self.channels}
-
-    def _read(self, path: Path) -> torch.Tensor:
-        from PIL import Image, UnidentifiedImageError
-        from torchvision.transforms.functional import center_crop, pil_to_tensor
-
-        try:
-            with Image.open(path) as image:
-                image = image.convert("L" if self.channels == 1 else "RGB")
-                if self.mode == "resize":
-                    image = image.resize((self.size[1], self.size[0]), Image.BILINEAR)
-                else:
-                    scale = self.load_size / min(image.size)
-                    image = image.resize((max(self.load_size, round(image.width * scale)),
-                                          max(self.load_size, round(image.height * scale))), Image.BILINEAR)
-                    image = center_crop(image, [self.load_size, self.load_size])
-        except (UnidentifiedImageError, OSError) as e:
-            raise DataError(f"cannot read image {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
-        return pil_to_tensor(image).float().div_(255)
 
     def split_sizes(self, n: int) -> list[int]:
         """``[val, test, train]`` sizes of ``n`` images (a non-zero fraction holds out at least one);
@@ -80,21 +67,24 @@ class ImageFolder(RestorationData):
         return held + [n - sum(held)]
 
     def setup(self, device="cpu", rank: int = 0, world_size: int = 1) -> None:
-        from cnnlstm.restore import IMAGE_SUFFIXES
-
         super().setup(device, rank, world_size)
         if not self.root.is_dir():
             raise DataError(f"data.root={self.root} is not a folder of images")
-        files = sorted(p for p in self.root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        files = image_files(self.root)
         if len(files) < 3:
             raise DataError(f"data.root={self.root} holds {len(files)} images; at least 3 are needed (train/val/test)")
         sizes = self.split_sizes(len(files))  # before reading: a bad split fails fast
-        images = torch.stack([self._read(f) for f in files])  # (N, C, h, w)
+        if self.mode == "resize":
+            images = torch.stack([load_image(f, self.channels, self.size, max_pixels=self.max_pixels)
+                                  for f in files])  # (N, C, H, W)
+        else:
+            images = torch.stack([load_image(f, self.channels, square=self.load_size, max_pixels=self.max_pixels)
+                                  for f in files])  # (N, C, L, L)
         order = torch.randperm(len(files), generator=torch.Generator().manual_seed(self.seed))
-        parts = order.split(sizes)
-        self.images = {split: images[idx].to(self.device) for split, idx in zip(("val", "test", "train"), parts)}
+        split_indices = order.split(sizes)
+        self.images = {split: images[idx].to(self.device) for split, idx in zip(("val", "test", "train"), split_indices)}
 
-    def clean(self, split: str, indices: torch.Tensor) -> torch.Tensor:
+    def clean_images(self, split: str, indices: torch.Tensor) -> torch.Tensor:
         images = self.images[split][indices]  # (B, C, L, L) when cropping
         if self.mode == "resize":
             return images

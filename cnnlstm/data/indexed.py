@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import torch
 
-from cnnlstm.checks import positive_int
+from cnnlstm.arguments import PositiveInt, checked
 
 SPLITS = ("train", "val", "test")
 
@@ -14,8 +14,8 @@ class IndexedData(ABC):
     """Base class for data whose splits are indexable: subclasses build a whole batch at once.
 
     A subclass implements :meth:`split_size` and :meth:`make_batch` (indices -> dict of tensors on
-    the device, with at least ``"x"`` and ``"y"``) and sets :attr:`dims`, the model constructor
-    arguments the data decides (``num_outputs``, ``in_features`` ...). This class does the rest:
+    the device, with at least ``"x"`` and ``"y"``) and sets :attr:`model_args`, the model
+    constructor arguments the data decides (``num_outputs``, ``in_features`` ...). This class does the rest:
     the per-epoch shuffle from ``shuffle_seed``, resuming mid-epoch at a batch position, and the
     split of a global batch between ranks, so ``world_size`` ranks with batch ``b`` see exactly
     the samples one process with batch ``world_size * b`` sees. ``eval_batch_size`` is the batch
@@ -24,13 +24,13 @@ class IndexedData(ABC):
 
     model_args: dict[str, object] = {}
 
-    def __init__(self, batch_size: int = 32, shuffle_seed: int = 0, drop_last: bool = False,
-                 eval_batch_size: int | None = None) -> None:
-        self.batch_size = positive_int("batch_size", batch_size)
+    @checked
+    def __init__(self, batch_size: PositiveInt = 32, shuffle_seed: int = 0, drop_last: bool = False,
+                 eval_batch_size: PositiveInt | None = None) -> None:
+        self.batch_size = batch_size
         # null means "the training batch size"; 0 is an error, not a synonym for null
-        self.eval_batch_size = positive_int("eval_batch_size", batch_size if eval_batch_size is None else eval_batch_size)
-        self.shuffle_seed = int(shuffle_seed)
-        self.drop_last = bool(drop_last)
+        self.eval_batch_size = batch_size if eval_batch_size is None else eval_batch_size
+        self.shuffle_seed, self.drop_last = shuffle_seed, drop_last
         self.device = torch.device("cpu")
         self.rank, self.world_size = 0, 1
 

@@ -2,17 +2,17 @@
 
 import torch
 
-from cnnlstm.checks import positive_float, positive_int
+from cnnlstm.arguments import NonNegativeFloat, NonNegativeInt, PositiveInt, checked
 from cnnlstm.data.counter_rng import normal, split_seed, uniform
 from cnnlstm.data.indexed import IndexedData
 from cnnlstm.errors import ConfigError
-from cnnlstm.tasks.frame_labelling import IGNORE
+from cnnlstm.nn.masking import IGNORE_LABEL, length_mask
 
 
 def lookahead_symbols(seed: int, indices: torch.Tensor, num_symbols: int, lookahead: int, min_len: int,
                       max_len: int, noise: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Sequences ``indices``: frame ``t`` is the one-hot symbol ``s_t`` plus Gaussian noise, and its
-    label is ``s_{t + lookahead}`` (``-100`` where that is past the end).
+    label is ``s_{t + lookahead}`` (``IGNORE_LABEL`` where that is past the end).
 
     Returns ``x (B, T, num_symbols)``, ``y (B, T)``, ``lengths (B,)`` with ``T`` the longest in the batch.
     """
@@ -22,9 +22,9 @@ def lookahead_symbols(seed: int, indices: torch.Tensor, num_symbols: int, lookah
     symbols = (uniform(seed, idx[:, None], t + 1) * num_symbols).long().clamp(max=num_symbols - 1)  # (B, T)
     x = torch.nn.functional.one_hot(symbols, num_symbols).float()
     x = x + noise * normal(seed, idx[:, None, None], (t[:, None] + 1) * 1000 + torch.arange(num_symbols, device=idx.device))
-    x = x * (t[None, :] < lengths[:, None]).unsqueeze(-1)
+    x = x * length_mask(lengths, max_len).unsqueeze(-1)
     y = symbols.roll(-lookahead, dims=1)
-    y = torch.where(t[None, :] + lookahead < lengths[:, None], y, torch.full_like(y, IGNORE))
+    y = torch.where(length_mask(lengths - lookahead, max_len), y, torch.full_like(y, IGNORE_LABEL))
     steps = int(lengths.max()) if len(idx) else 1
     return x[:, :steps], y[:, :steps], lengths
 
@@ -37,20 +37,19 @@ class LookaheadSymbols(IndexedData):
     (``1 / num_symbols``). Generated per batch on the device, like :class:`MovingSquares`.
     """
 
-    def __init__(self, n_train: int = 2000, n_val: int = 200, n_test: int = 200, num_symbols: int = 4,
-                 lookahead: int = 2, min_len: int = 20, max_len: int = 60, noise: float = 0.3, seed: int = 0,
-                 batch_size: int = 32, eval_batch_size: int | None = None, shuffle_seed: int = 0,
+    @checked
+    def __init__(self, n_train: PositiveInt = 2000, n_val: NonNegativeInt = 200, n_test: NonNegativeInt = 200,
+                 num_symbols: PositiveInt = 4, lookahead: NonNegativeInt = 2, min_len: PositiveInt = 20,
+                 max_len: PositiveInt = 60, noise: NonNegativeFloat = 0.3, seed: int = 0,
+                 batch_size: PositiveInt = 32, eval_batch_size: PositiveInt | None = None, shuffle_seed: int = 0,
                  drop_last: bool = False) -> None:
         super().__init__(batch_size, shuffle_seed, drop_last, eval_batch_size)
-        self.sizes = {"train": positive_int("n_train", n_train), "val": positive_int("n_val", n_val, allow_zero=True),
-                      "test": positive_int("n_test", n_test, allow_zero=True)}
-        self.num_symbols = positive_int("num_symbols", num_symbols)
-        self.lookahead = positive_int("lookahead", lookahead, allow_zero=True)
-        self.min_len, self.max_len = positive_int("min_len", min_len), positive_int("max_len", max_len)
-        if self.min_len > self.max_len or self.min_len <= self.lookahead:
+        if min_len > max_len or min_len <= lookahead:
             raise ConfigError(f"min_len must be in (lookahead, max_len], got {min_len} (lookahead {lookahead}, "
                               f"max_len {max_len})")
-        self.noise = positive_float("noise", noise, allow_zero=True)
+        self.sizes = {"train": n_train, "val": n_val, "test": n_test}
+        self.num_symbols, self.lookahead, self.min_len, self.max_len = num_symbols, lookahead, min_len, max_len
+        self.noise = noise
         self.seeds = {split: split_seed(seed, split) for split in self.sizes}
         self.model_args = {"in_features": self.num_symbols, "num_outputs": self.num_symbols}
 

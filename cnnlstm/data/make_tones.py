@@ -12,17 +12,16 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnlstm.checks import positive_int
+from cnnlstm.arguments import PositiveInt, checked
 
 FREQS = (330.0, 660.0, 1320.0, 2640.0)
 
 
-def make_tone_folder(root: str | Path, per_class: int = 20, freqs=FREQS, sample_rate: int = 16000,
+@checked
+def make_tone_folder(root: str | Path, per_class: PositiveInt = 20, freqs=FREQS, sample_rate: PositiveInt = 16000,
                      min_s: float = 0.3, max_s: float = 1.0, noise: float = 0.05, seed: int = 0) -> list[str]:
     """Create the folder; returns the class names."""
     import soundfile
-
-    per_class = positive_int("per_class", per_class)
 
     root, rng = Path(root), np.random.default_rng(seed)
     names, held = [], {"validation_list.txt": [], "testing_list.txt": []}

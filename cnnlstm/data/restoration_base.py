@@ -4,6 +4,7 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
+from cnnlstm.arguments import PositiveInt, checked
 from cnnlstm.data.corruptions import check_corruptions, corrupt
 from cnnlstm.data.counter_rng import hash_u32, split_seed
 from cnnlstm.data.indexed import IndexedData
@@ -18,15 +19,16 @@ class RestorationData(IndexedData):
     fresh augmentation, still reproducible on resume), validation and test corruptions are fixed
     for the run and across runs with the same ``seed``.
 
-    Subclasses fill :attr:`images` (split -> tensor) in :meth:`setup` and set :attr:`dims` in their
-    constructor, so a model can be rebuilt from the config without loading any data.
+    Subclasses fill :attr:`images` (split -> tensor) in :meth:`setup` and set :attr:`model_args` in
+    their constructor, so a model can be rebuilt from the config without loading any data.
     """
 
-    def __init__(self, corruption: Sequence | None = None, seed: int = 0, batch_size: int = 64,
-                 shuffle_seed: int = 0, drop_last: bool = False, eval_batch_size: int | None = None) -> None:
+    @checked
+    def __init__(self, corruption: Sequence | None = None, seed: int = 0, batch_size: PositiveInt = 64,
+                 shuffle_seed: int = 0, drop_last: bool = False, eval_batch_size: PositiveInt | None = None) -> None:
         super().__init__(batch_size, shuffle_seed, drop_last, eval_batch_size)
-        self.corruptions = check_corruptions(corruption)  # names the bad entry: corruption[1].sigma
-        self.seeds = {split: split_seed(int(seed), split) for split in ("train", "val", "test")}
+        self.corruptions = check_corruptions(corruption)  # once, naming the bad entry: corruption[1].sigma
+        self.seeds = {split: split_seed(seed, split) for split in ("train", "val", "test")}
         self.images: dict[str, torch.Tensor] = {}
         self._epoch = 0
 
@@ -49,11 +51,11 @@ class RestorationData(IndexedData):
         """The seed of ``split``'s corruptions in ``epoch`` (only training changes with the epoch)."""
         return int(hash_u32(self.seeds[split], epoch if split == "train" else 0))
 
-    def clean(self, split: str, indices: torch.Tensor) -> torch.Tensor:
+    def clean_images(self, split: str, indices: torch.Tensor) -> torch.Tensor:
         """Clean images ``(B, C, H, W)`` of ``split`` at ``indices``; subclasses may augment here."""
         return self.images[split][indices]
 
     def make_batch(self, split: str, indices: torch.Tensor) -> dict[str, torch.Tensor]:
-        y = self.clean(split, indices)  # (B, C, H, W)
+        y = self.clean_images(split, indices)  # (B, C, H, W)
         x, mask = corrupt(self.corruptions, y, self.corruption_seed(split, self._epoch), indices)
         return {"x": x, "y": y, "mask": mask}

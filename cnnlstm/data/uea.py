@@ -1,13 +1,17 @@
 """Multivariate UEA/UCR classification sets that aeon ships (JapaneseVowels ...), held on the device."""
 
+import logging
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from cnnlstm.checks import positive_float, positive_int, probability
+from cnnlstm.arguments import NonNegativeFloat, NonNegativeInt, PositiveInt, Probability, checked
 from cnnlstm.data.padded import PaddedSequences
-from cnnlstm.errors import ConfigError, DataError
+from cnnlstm.errors import ConfigError, DataError, first_line
+from cnnlstm.nn.masking import length_mask
+
+log = logging.getLogger(__name__)
 
 
 def _header(name: str) -> dict[str, str]:
@@ -44,8 +48,11 @@ def is_multivariate(name: str) -> bool:
     return _header(name).get("univariate") == "false"
 
 
-def load_split(name: str, split: str, extract_path: str | None = None) -> tuple[list[np.ndarray], np.ndarray]:
-    """``(series, labels)`` of a split: each series ``(C, T_i)`` float32 (trailing NaNs dropped)."""
+def load_split(name: str, split: str, extract_path: str | None = None,
+               skip_bad: bool = False) -> tuple[list[np.ndarray], np.ndarray]:
+    """``(series, labels)`` of a split: each series ``(C, T_i)`` float32. Trailing NaNs mark a
+    shorter series and are dropped; a NaN or infinite value inside a series is a DataError naming
+    it (``skip_bad``: the series is left out, with a warning)."""
     from aeon.datasets import load_classification
 
     if extract_path is None and name not in shipped_datasets():
@@ -56,14 +63,21 @@ def load_split(name: str, split: str, extract_path: str | None = None) -> tuple[
     try:
         X, y = load_classification(name, split=split, extract_path=extract_path, return_metadata=False)
     except Exception as e:  # aeon raises many types for missing or malformed files
-        raise DataError(f"cannot load UEA dataset {name!r} ({split}): {str(e).strip().splitlines()[0]}") from None
-    series = []
-    for x in X:
+        raise DataError(f"cannot load UEA dataset {name!r} ({split}): {first_line(e)}") from None
+    series, keep = [], []
+    for i, x in enumerate(X):
         x = np.asarray(x, dtype=np.float32)  # (C, T)
         valid = ~np.isnan(x).all(0)
         end = int(np.nonzero(valid)[0].max()) + 1 if valid.any() else 0
-        series.append(np.nan_to_num(x[:, :end]))
-    return series, np.asarray(y).astype(str)
+        if np.isfinite(x[:, :end]).all():
+            series.append(x[:, :end])
+            keep.append(i)
+        elif not skip_bad:
+            raise DataError(f"UEA dataset {name!r} ({split}) series {i} holds NaN or infinite values "
+                            "(set data.skip_bad=true to leave such series out)")
+    if len(keep) < len(X):
+        log.warning("left out %d %s series of %r holding NaN or infinite values", len(X) - len(keep), split, name)
+    return series, np.asarray(y).astype(str)[keep]
 
 
 def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -103,28 +117,29 @@ class UEA(PaddedSequences):
         noise_std: standard deviation of Gaussian noise added to the valid frames of training
             batches (augmentation; 0 = off). Drawn from torch's global generator, so it follows
             the run's seed and is restored on resume.
+        skip_bad: leave out series holding NaN or infinite values (default: an error naming one).
         batch_size, eval_batch_size, shuffle_seed, drop_last: see :class:`IndexedData`.
     """
 
-    def __init__(self, name: str = "JapaneseVowels", val_fraction: float = 0.1, split_seed: int = 0,
-                 normalize: bool = True, extract_path: str | None = None, noise_std: float = 0.0, batch_size: int = 32,
-                 eval_batch_size: int | None = None, shuffle_seed: int = 0, drop_last: bool = False) -> None:
+    @checked
+    def __init__(self, name: str = "JapaneseVowels", val_fraction: Probability = 0.1, split_seed: NonNegativeInt = 0,
+                 normalize: bool = True, extract_path: str | Path | None = None, noise_std: NonNegativeFloat = 0.0,
+                 batch_size: PositiveInt = 32, eval_batch_size: PositiveInt | None = None, shuffle_seed: int = 0,
+                 drop_last: bool = False, skip_bad: bool = False) -> None:
         super().__init__(batch_size, shuffle_seed, drop_last, eval_batch_size)
-        val_fraction = probability("val_fraction", val_fraction)
-        self.name = str(name)
-        self.noise_std = positive_float("noise_std", noise_std, allow_zero=True)
-        train, y_train = load_split(self.name, "train", extract_path)
-        test, y_test = load_split(self.name, "test", extract_path)
+        self.name, self.noise_std = name, noise_std
+        train, y_train = load_split(self.name, "train", extract_path, skip_bad)
+        test, y_test = load_split(self.name, "test", extract_path, skip_bad)
         self.classes = sorted(set(y_train) | set(y_test))
         index = {c: i for i, c in enumerate(self.classes)}
-        keep, held = stratified_split(y_train, val_fraction, positive_int("split_seed", split_seed, allow_zero=True))
+        keep, held = stratified_split(y_train, val_fraction, split_seed)
         if len(keep) == 0:
             raise ConfigError(f"val_fraction={val_fraction} leaves no training series: the {len(y_train)} of "
                               f"{self.name}'s training split would give train 0, val {len(held)}")
-        parts = {"train": ([train[i] for i in keep], y_train[keep]), "val": ([train[i] for i in held], y_train[held]),
-                 "test": (test, y_test)}
+        splits = {"train": ([train[i] for i in keep], y_train[keep]), "val": ([train[i] for i in held], y_train[held]),
+                  "test": (test, y_test)}
         self.tensors: dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
-        for split, (series, labels) in parts.items():
+        for split, (series, labels) in splits.items():
             if not series:
                 c = train[0].shape[0]
                 self.tensors[split] = (torch.zeros(0, 1, c), torch.zeros(0, dtype=torch.long),
@@ -134,17 +149,16 @@ class UEA(PaddedSequences):
             self.tensors[split] = (x, lengths, torch.tensor([index[c] for c in labels]))
         if normalize:
             x, lengths, _ = self.tensors["train"]
-            valid = x[torch.arange(x.shape[1])[None] < lengths[:, None]]  # (N_frames, C)
+            valid = x[length_mask(lengths, x.shape[1])]  # (N_frames, C)
             mean, std = valid.mean(0), valid.std(0).clamp(min=1e-6)
             for split, (x, lengths, y) in self.tensors.items():
-                mask = (torch.arange(x.shape[1])[None] < lengths[:, None]).unsqueeze(-1)
+                mask = length_mask(lengths, x.shape[1]).unsqueeze(-1)
                 self.tensors[split] = (((x - mean) / std) * mask, lengths, y)
         self.model_args = {"in_features": int(train[0].shape[0]), "num_outputs": len(self.classes)}
 
     def make_batch(self, split: str, indices: torch.Tensor) -> dict[str, torch.Tensor]:
         x, lengths, y = self.padded_batch(split, indices)  # x: (B, T, C)
-        steps = x.shape[1]
         if split == "train" and self.noise_std > 0:
-            valid = (torch.arange(steps, device=x.device)[None] < lengths[:, None]).unsqueeze(-1)
+            valid = length_mask(lengths, x.shape[1]).unsqueeze(-1)  # (B, T, 1)
             x = x + self.noise_std * torch.randn_like(x) * valid
         return {"x": x, "lengths": lengths, "y": y}

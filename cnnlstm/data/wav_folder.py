@@ -3,13 +3,14 @@
 import logging
 import math
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
 
-from cnnlstm.checks import one_of, positive_int
+from cnnlstm.arguments import PositiveInt, checked
 from cnnlstm.data.padded import PaddedSequences
-from cnnlstm.errors import ConfigError, DataError
+from cnnlstm.errors import ConfigError, DataError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +27,17 @@ def read_wav(path: Path, sample_rate: int, resample: bool, min_samples: int) -> 
     """Mono float32 samples of ``path`` at ``sample_rate``; DataError naming the file if unusable."""
     import soundfile
 
+    if not Path(path).is_file():
+        raise DataError(f"{path}: no such file")
     try:
         audio, rate = soundfile.read(str(path), dtype="float32", always_2d=True)  # (S, channels)
     except Exception as e:  # soundfile raises LibsndfileError, RuntimeError, TypeError ...
-        raise DataError(f"{path}: unreadable or corrupt audio ({str(e).strip().splitlines()[0]})") from None
+        raise DataError(f"{path}: unreadable or corrupt audio ({first_line(e)})") from None
     audio = audio.mean(1)
     if audio.size == 0:
         raise DataError(f"{path}: empty audio file (0 samples)")
+    if not np.isfinite(audio).all():
+        raise DataError(f"{path}: {int((~np.isfinite(audio)).sum())} samples are NaN or infinite")
     if rate != sample_rate:
         if not resample:
             raise DataError(f"{path}: sample rate {rate} Hz, expected data.sample_rate={sample_rate} "
@@ -53,7 +58,7 @@ class WavFolder(PaddedSequences):
     Audio is decoded once (soundfile, mono, optionally resampled) and held on the device as a
     padded ``(N, S)`` tensor with lengths; a batch is the raw waveform ``x: (B, S)`` plus
     ``"lengths"`` in samples. The model turns it into features (its log-mel front end), so the
-    same checkpoint takes raw audio. ``dims`` gives the model ``num_outputs`` and ``sample_rate``.
+    same checkpoint takes raw audio. ``model_args`` gives the model ``num_outputs`` and ``sample_rate``.
 
     Args:
         root: the dataset folder.
@@ -68,32 +73,30 @@ class WavFolder(PaddedSequences):
         batch_size, eval_batch_size, shuffle_seed, drop_last: see :class:`IndexedData`.
     """
 
-    def __init__(self, root: str | None = None, sample_rate: int = 16000, resample: bool = False,
-                 length: int | None = None, crop: str = "center", min_samples: int = 400, skip_bad: bool = False,
-                 batch_size: int = 32, eval_batch_size: int | None = None, shuffle_seed: int = 0,
-                 drop_last: bool = False) -> None:
+    @checked
+    def __init__(self, root: str | Path | None = None, sample_rate: PositiveInt = 16000, resample: bool = False,
+                 length: PositiveInt | None = None, crop: Literal["start", "center"] = "center",
+                 min_samples: PositiveInt = 400, skip_bad: bool = False, batch_size: PositiveInt = 32,
+                 eval_batch_size: PositiveInt | None = None, shuffle_seed: int = 0, drop_last: bool = False) -> None:
         super().__init__(batch_size, shuffle_seed, drop_last, eval_batch_size)
         if root is None:
             raise ConfigError("root must be set to a folder of class folders of WAV files (data.root=DIR)")
         self.root = Path(root)
         if not self.root.is_dir():
             raise DataError(f"data.root={root}: no such directory")
-        self.sample_rate = positive_int("sample_rate", sample_rate)
-        self.length = None if length is None else positive_int("length", length)
-        self.crop = one_of("crop", crop, ("start", "center"))
-        self.min_samples = positive_int("min_samples", min_samples)
-        if self.length is not None and self.length < self.min_samples:
+        self.sample_rate, self.length, self.crop, self.min_samples = sample_rate, length, crop, min_samples
+        if length is not None and length < min_samples:
             # a clip shorter than one analysis window gives the model 0 frames: it would train at chance
             raise ConfigError(f"length={self.length} samples is shorter than data.min_samples={self.min_samples}, "
                               "the one analysis window a clip needs to give the model a frame (25 ms at 16 kHz "
                               "= 400 samples); set data.length >= data.min_samples")
-        self.skip_bad = bool(skip_bad)
+        self.skip_bad = skip_bad
         self.classes = class_names(self.root)
         if not self.classes:
             raise DataError(f"data.root={root} has no class folders")
         bad: list[str] = []
         files = self._split_files(bad)
-        self.tensors = {split: self._load(names, bool(resample), bad) for split, names in files.items()}
+        self.tensors = {split: self._load(names, resample, bad) for split, names in files.items()}
         if bad:
             log.warning("skipped %d bad audio files or list entries (data.skip_bad=true), e.g. %s",
                         len(bad), "; ".join(bad[:3]))

@@ -7,7 +7,7 @@ from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
-from cnnlstm.arguments import ValidationError, first_problem
+from cnnlstm.arguments import NonNegativeFloat, PositiveFloat, ValidationError, checked, first_problem
 from cnnlstm.errors import ConfigError, UserError, first_line
 
 
@@ -62,13 +62,17 @@ def build_model(node: DictConfig, inferred: Mapping[str, object]):
                           "or pick data that fits this model)") from None
 
 
+@checked
+def _optimizer_numbers(lr: PositiveFloat | None = None, weight_decay: NonNegativeFloat | None = None, **_) -> None:
+    """The arguments every torch optimizer shares, declared (torch's own classes declare nothing)."""
+
+
 def build_optimizer(node: DictConfig, params):
-    """Build the optimizer from a partial config (torch's classes: their arguments are checked here)."""
-    for name, rule in (("lr", "a number > 0"), ("weight_decay", "a number")):
-        value = node.get(name)
-        bad = not isinstance(value, (int, float)) or isinstance(value, bool) or (name == "lr" and value <= 0)
-        if value is not None and bad:
-            raise ConfigError(f"optimizer.{name} must be {rule}, got {value!r}")
+    """Build the optimizer from a partial config; its shared arguments are checked first."""
+    try:
+        _optimizer_numbers(**{k: v for k, v in node.items() if k in ("lr", "weight_decay")})
+    except ValidationError as e:
+        raise ConfigError(f"optimizer.{first_problem(e, _optimizer_numbers)}") from None
     return _call(build(node, "optimizer"), "optimizer", params)
 
 

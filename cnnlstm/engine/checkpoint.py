@@ -1,6 +1,8 @@
 """Checkpoints: atomic writes, safe (``weights_only=True``) loads, and the trained model they hold."""
 
+import io
 import pickle
+import re
 import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -18,7 +20,9 @@ from cnnlstm.errors import CheckpointError, first_line
 def save_atomic(obj: dict, path: str | Path) -> None:
     """Write ``obj`` with ``torch.save`` so that ``path`` is either the old file or the new one:
     a crash mid-save leaves the previous checkpoint intact."""
-    write_atomic(path, lambda f: torch.save(obj, f))
+    buffer = io.BytesIO()  # serialised first: a full disk is then an OSError, not torch's zip-writer error
+    torch.save(obj, buffer)
+    write_atomic(path, buffer.getbuffer())
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
@@ -30,13 +34,15 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
+    if not zipfile.is_zipfile(path):  # torch.save has written zip archives since torch 1.6
+        raise CheckpointError(f"checkpoint {path} is corrupt or not a checkpoint (not a torch.save archive)")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        raise CheckpointError(
-            f"refusing to load {path}: it is not a plain weights file ({first_line(e)}); "
-            "only checkpoints written by cnnlstm (tensors and plain values) are loaded"
-        ) from None
+        found = re.search(r"GLOBAL (\S+)", str(e))
+        what = f"the object {found.group(1)}" if found else "objects other than tensors and plain values"
+        raise CheckpointError(f"refusing to load {path}: it holds {what}, which could run code when loaded; "
+                              "only checkpoints written by cnnlstm (tensors and plain values) are loaded") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError, IndexError, TypeError) as e:
         raise CheckpointError(f"checkpoint {path} is corrupt or unreadable: {first_line(e)}") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt:

@@ -19,7 +19,7 @@ class FailedJobsExit(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         self.token = uuid.uuid4().hex
-        write_atomic(Path(str(config.hydra.sweep.dir)) / ".sweep_id", lambda f: f.write(self.token.encode()))
+        write_atomic(Path(str(config.hydra.sweep.dir)) / ".sweep_id", self.token.encode())
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         import json

@@ -12,9 +12,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from cnnlstm.engine.checkpoint import load_weights
 from cnnlstm.engine.ema import WeightAverage
 from cnnlstm.engine.precision import grad_scaler
-from cnnlstm.engine.checkpoint import load_weights
 from cnnlstm.engine.rng import rng_state
 from cnnlstm.engine.state import FitState
 

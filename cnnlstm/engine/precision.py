@@ -22,15 +22,11 @@ def resolve_device(device: str) -> torch.device:
         raise ConfigError(f"trainer.device must be auto, cpu or cuda[:N], got {device!r}") from None
 
 
-def resolve_precision(precision, device: torch.device) -> str:
-    """Normalise ``32 | bf16 | 16`` (ints or strings) and check the device supports it."""
-    name = str(precision).lower().replace("-mixed", "").replace("fp", "")
-    name = {"32-true": "32", "bfloat16": "bf16", "float16": "16", "half": "16"}.get(name, name)
-    if name not in PRECISIONS:
-        raise ConfigError(f"trainer.precision must be one of {list(PRECISIONS)}, got {precision!r}")
-    if name == "16" and device.type != "cuda":
+def resolve_precision(precision: str | int, device: torch.device) -> str:
+    """``32 | bf16 | 16`` (declared by the trainer) as a string; float16 autocast needs CUDA."""
+    if str(precision) == "16" and device.type != "cuda":
         raise ConfigError("trainer.precision=16 (float16 autocast) needs CUDA; use bf16 or 32 on CPU")
-    return name
+    return str(precision)
 
 
 def autocast(precision: str, device: torch.device, cache: bool = True):

@@ -59,9 +59,7 @@ def resume_path(resume: str | bool | None, run_dir: str | Path) -> Path | None:
 def loop_state(ckpt: dict, path: Path, n_batches: int) -> FitState:
     """The saved loop position, checked against this run's batches per epoch."""
     try:
-        if "rng" not in ckpt:
-            raise KeyError("rng")
-        state = FitState(**ckpt["state"])
+        state, _ = FitState(**ckpt["state"]), ckpt["rng"]
     except (KeyError, TypeError):
         raise CheckpointError(f"checkpoint {path} holds weights but no training state; "
                               "it cannot be resumed (use it with eval.py)") from None

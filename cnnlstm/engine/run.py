@@ -5,6 +5,8 @@
 could refuse the run (bad values, a resume that does not fit) happens before the first write.
 """
 
+import contextlib
+import errno
 import json
 import logging
 import os
@@ -19,7 +21,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from cnnlstm.engine.allocator import keep_freed_memory
-from cnnlstm.engine.atomic import write_json
+from cnnlstm.engine.atomic import remove_leftovers, storage_error, write_json
 from cnnlstm.engine.builder import build, build_model, build_optimizer, build_scheduler
 from cnnlstm.engine.checkpoint import load_checkpoint, load_trained_model, load_weights, stored_config
 from cnnlstm.engine.config_keys import flatten
@@ -29,17 +31,22 @@ from cnnlstm.engine.loggers import NullLogger
 from cnnlstm.engine.parts import TrainingParts
 from cnnlstm.engine.resume import check_same_config, command_overrides, loop_state, resume_path
 from cnnlstm.engine.rng import seed_everything, set_rng_state
+from cnnlstm.engine.run_lock import run_directory_lock
 from cnnlstm.engine.signals import hand_over
 from cnnlstm.engine.state import FitState
 from cnnlstm.engine.summary import model_summary
 from cnnlstm.engine.trainer import Trainer, TrainingInterrupted
-from cnnlstm.errors import ConfigError, UserError, first_line
+from cnnlstm.errors import ConfigError, DataError, UserError, first_line
 
 log = logging.getLogger("cnnlstm")
 
+# the top-level keys of conf/config.yaml: the parts of a run and the run's own settings
+RUN_KEYS = ("seed", "optimized_metric", "trainer", "optimizer", "scheduler", "task", "data", "model", "logger")
+DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
+
 
 # --------------------------------------------------------------------------------- the Hydra job
-def run_job(job: Callable[[DictConfig, Path], dict], cfg: DictConfig) -> float | None:
+def run_job(job: Callable[[DictConfig, Path], dict], cfg: DictConfig, extra_keys: tuple[str, ...] = ()) -> float | None:
     """Call ``job(cfg, run_dir)`` in Hydra's run directory; return ``optimized_metric`` for sweepers.
 
     Bad input is one line and exit 2 (a crash keeps its traceback); in a multirun a failing job
@@ -52,12 +59,15 @@ def run_job(job: Callable[[DictConfig, Path], dict], cfg: DictConfig) -> float |
     hydra = HydraConfig.get()
     run_dir, multirun = Path(hydra.runtime.output_dir), hydra.mode == RunMode.MULTIRUN
     try:
+        refuse_unknown_keys(cfg, [str(o) for o in hydra.overrides.task], extra_keys)
         metrics = job(cfg, run_dir)
     except TrainingInterrupted as e:
         log.warning("%s", e)
         hand_over(e.signum)  # e.g. submitit's requeue on SLURM preemption
         sys.exit(128 + e.signum)
     except Exception as e:
+        if isinstance(e, OSError) and e.errno in DISK_ERRORS:  # e.g. a full disk under TensorBoard or an image
+            e = storage_error(e, e.filename or run_dir)
         line = f"error: {e}" if isinstance(e, UserError) else f"{type(e).__name__}: {first_line(e)}"
         if not multirun and not isinstance(e, UserError):
             raise
@@ -65,13 +75,35 @@ def run_job(job: Callable[[DictConfig, Path], dict], cfg: DictConfig) -> float |
             print(line, file=sys.stderr)
             sys.exit(2)
         log.error("job failed: %s", traceback.format_exc() if not isinstance(e, UserError) else line)
-        write_hydra_record(run_dir, cfg)  # the summary reads each job's overrides, failed ones too
-        write_json(run_dir / "failure.json", {"error": line, "sweep": sweep_token(Path(hydra.sweep.dir))})
+        with contextlib.suppress(UserError, OSError):  # on a full disk, the log line is all there is
+            write_hydra_record(run_dir, cfg)  # the summary reads each job's overrides, failed ones too
+            write_json(run_dir / "failure.json", {"error": line, "sweep": sweep_token(Path(hydra.sweep.dir))})
         return None
     if multirun:
         (run_dir / "failure.json").unlink(missing_ok=True)  # a rerun that succeeds clears an old failure
     name = cfg.get("optimized_metric")
     return float(metrics[name]) if name and name in metrics else None
+
+
+def check_output_dirs(argv: list[str]) -> None:
+    """``hydra.run.dir`` / ``hydra.sweep.dir`` naming an existing file: one line and exit 2, before
+    Hydra tries to create its log there (it would end in a FileExistsError traceback)."""
+    for arg in argv:
+        key, _, value = arg.partition("=")
+        if key.lstrip("+") in ("hydra.run.dir", "hydra.sweep.dir") and value and Path(value).is_file():
+            print(f"error: {key.lstrip('+')}={value} is a file, not a directory: choose a folder for the run",
+                  file=sys.stderr)
+            sys.exit(2)
+
+
+def refuse_unknown_keys(cfg: DictConfig, overrides: list[str], extra_keys: tuple[str, ...] = ()) -> None:
+    """A top-level key added on the command line (``+foo=1``) that nothing reads is an error naming it
+    (config groups chosen with ``+group=name`` and keys from ``local/`` configs are not affected)."""
+    for override in overrides:
+        key = override.split("=", 1)[0].lstrip("+")
+        if override.startswith("+") and "." not in key and key in cfg and key not in (*RUN_KEYS, *extra_keys):
+            raise ConfigError(f"{override}: no part of the run reads a top-level key {key!r} (known: "
+                              f"{', '.join(RUN_KEYS)}); set a key inside one, e.g. model.{key}=...")
 
 
 def sweep_token(sweep_dir: Path) -> str | None:
@@ -107,7 +139,9 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict[str, float]:
     if not dist.is_main:
         logging.getLogger().setLevel(logging.WARNING)  # one copy of each log line, rank 0's
     try:
-        return _train(cfg, Path(dist.broadcast(str(run_dir))), trainer, dist)
+        run_dir = Path(dist.broadcast(str(run_dir)))
+        with run_directory_lock(run_dir, enabled=dist.is_main):  # before anything is written
+            return _train(cfg, run_dir, trainer, dist)
     finally:
         dist.close()
 
@@ -122,6 +156,8 @@ def _train(cfg: DictConfig, run_dir: Path, trainer: Trainer, dist: Distributed) 
     state, rng = resume(trainer.resume, run_dir, parts, config, n_batches, trainer.device)  # nothing written yet
     if trainer.is_finished(state, n_batches) and (run_dir / "metrics.json").exists():
         return finished_metrics(run_dir)
+    if rng is None or resume_path(trainer.resume, run_dir) != run_dir / "checkpoints" / "last.pt":
+        make_room(run_dir, trainer.overwrite)  # a fresh start never mixes with an earlier run's files
     logger = start_run_directory(cfg, config, run_dir, model, task, data) if dist.is_main else NullLogger()
     try:
         if rng is not None:
@@ -178,12 +214,44 @@ def resume(setting, run_dir: Path, parts: TrainingParts, config: dict, n_batches
 def finished_metrics(run_dir: Path) -> dict[str, float]:
     log.info("%s has finished training and holds metrics.json; nothing to do (delete metrics.json to test it "
              "again)", run_dir)
-    return json.loads((run_dir / "metrics.json").read_text())
+    path = run_dir / "metrics.json"
+    try:
+        metrics = json.loads(path.read_text())
+        if not isinstance(metrics, dict):
+            raise ValueError("not a JSON object")
+        return metrics
+    except (OSError, ValueError) as e:
+        raise DataError(f"{path} is unreadable or corrupt ({first_line(e)}): delete it to test the finished "
+                        "run again") from None
+
+
+# what a run writes; a fresh start finds none of them, or moves them aside with trainer.overwrite=true
+RESULTS = ("checkpoints", "metrics.json", "config.yaml", "model_summary.txt", "tb", ".hydra", "samples.png")
+
+
+def make_room(run_dir: Path, overwrite: bool) -> None:
+    """Refuse a fresh start in a directory holding an earlier run's results, unless ``overwrite``:
+    then they are moved, in one rename per entry, into ``replaced/<time>/`` (nothing is lost)."""
+    earlier = [run_dir / name for name in RESULTS if (run_dir / name).exists()]
+    if not any(p.name in ("checkpoints", "metrics.json") for p in earlier):
+        return
+    if not overwrite:
+        raise ConfigError(f"{run_dir} holds an earlier run's results ({', '.join(p.name for p in earlier)}); a fresh "
+                          "start would replace them: resume it (trainer.resume=null), choose another hydra.run.dir, "
+                          "or pass trainer.overwrite=true to move them to replaced/")
+    aside = run_dir / "replaced" / time.strftime("%Y-%m-%d_%H-%M-%S")
+    aside.mkdir(parents=True, exist_ok=False)
+    for path in earlier:
+        path.rename(aside / path.name)
+    log.warning("moved the earlier run's %s to %s", ", ".join(p.name for p in earlier), aside)
 
 
 def start_run_directory(cfg: DictConfig, config: dict, run_dir: Path, model, task, data):
     """The run's record (``config.yaml``, ``.hydra/``, ``model_summary.txt``) and its logger."""
     run_dir.mkdir(parents=True, exist_ok=True)
+    for folder in (run_dir, run_dir / "checkpoints"):
+        for leftover in remove_leftovers(folder):
+            log.info("removed %s, left by an interrupted write", leftover)
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(config))
     write_hydra_record(run_dir, cfg)
     args, kwargs = task.model_inputs(data.example_batch())
@@ -236,6 +304,8 @@ def evaluate(ckpt_path: str | Path, overrides: list[str], out_dir: str | Path) -
             raise ConfigError(f"{override}: eval.py rebuilds the run's own {key}; it cannot swap a config group "
                               f"(override keys inside it, e.g. {key}.batch_size=...)")
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"output_dir={out_dir} is a file: choose a folder for metrics.json")
     if (out_dir / "checkpoints").is_dir():
         raise ConfigError(f"output_dir={out_dir} is a training run; its metrics.json would be replaced: "
                           "choose another output_dir")
@@ -248,6 +318,8 @@ def evaluate(ckpt_path: str | Path, overrides: list[str], out_dir: str | Path) -
     data.setup(trainer.device, 0, 1)
     task = build(cfg.task, "task").to(trainer.device)
     task.check_data(data)
+    if not data.split_size("test"):
+        raise ConfigError("the test split is empty (data.n_test=0 or no test files): there is nothing to score")
     ckpt["config"] = OmegaConf.to_container(cfg, resolve=True)
     model, _ = load_trained_model(ckpt_path, data.model_args, trainer.device, ckpt=ckpt)
     metrics = trainer.evaluate(model, task, data, "test")

@@ -6,23 +6,29 @@ argument's name, so the run reports them as ``scheduler.<name> ...``.
 """
 
 import math
+from typing import Annotated
 
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
 
-from cnnlstm.checks import positive_int, unit_interval
+from cnnlstm.arguments import NonNegativeInt, PositiveInt, UnitInterval, checked, within
+
+Decay = Annotated[float, within(0, 1, low_open=True, high_open=False)]  # a factor that lowers the rate (1: keeps it): (0, 1]
 
 
-def constant(optimizer: Optimizer, total_steps: int, warmup_steps: int = 0) -> LambdaLR:
+@checked
+def constant(optimizer: Optimizer, total_steps: int, warmup_steps: NonNegativeInt = 0) -> LambdaLR:
     """Linear warm-up over ``warmup_steps``, then the optimizer's learning rate."""
-    warmup = positive_int("warmup_steps", warmup_steps, allow_zero=True)
+    warmup = warmup_steps
     return LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup) if warmup else 1.0)
 
 
-def cosine(optimizer: Optimizer, total_steps: int, warmup_steps: int = 0, min_lr_ratio: float = 0.0) -> LambdaLR:
-    """Linear warm-up, then cosine decay to ``min_lr_ratio`` times the base rate at ``total_steps``."""
-    warmup = positive_int("warmup_steps", warmup_steps, allow_zero=True)
-    floor = unit_interval("min_lr_ratio", min_lr_ratio)  # > 1 would raise the rate as it "decays"
+@checked
+def cosine(optimizer: Optimizer, total_steps: int, warmup_steps: NonNegativeInt = 0,
+           min_lr_ratio: UnitInterval = 0.0) -> LambdaLR:
+    """Linear warm-up, then cosine decay to ``min_lr_ratio`` times the base rate at ``total_steps``
+    (a ratio above 1 would raise the rate as it "decays")."""
+    warmup, floor = warmup_steps, min_lr_ratio
 
     def factor(step: int) -> float:
         if step < warmup:
@@ -33,8 +39,7 @@ def cosine(optimizer: Optimizer, total_steps: int, warmup_steps: int = 0, min_lr
     return LambdaLR(optimizer, factor)
 
 
-def step_decay(optimizer: Optimizer, total_steps: int, step_size: int = 1000, gamma: float = 0.5) -> LambdaLR:
+@checked
+def step_decay(optimizer: Optimizer, total_steps: int, step_size: PositiveInt = 1000, gamma: Decay = 0.5) -> LambdaLR:
     """Multiply the rate by ``gamma`` (in (0, 1]: a decay) every ``step_size`` optimizer steps."""
-    size = positive_int("step_size", step_size)
-    g = unit_interval("gamma", gamma, allow_zero=False)
-    return LambdaLR(optimizer, lambda step: g ** (step // size))
+    return LambdaLR(optimizer, lambda step: gamma ** (step // step_size))

@@ -25,8 +25,8 @@ class FitState:
         return asdict(self)
 
 
-class RunningWindow:
-    """Training statistics accumulated on the device between two log intervals (no per-step sync)."""
+class IntervalStats:
+    """Training statistics accumulated on the device between two log intervals (no per-step sync): what each log line reports."""
 
     def __init__(self, device: torch.device) -> None:
         self.device = device

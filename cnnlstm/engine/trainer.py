@@ -14,11 +14,12 @@ import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 import torch
 from torch import nn
 
-from cnnlstm.arguments import Literal, OpenUnitInterval, PositiveFloat, PositiveInt, checked
+from cnnlstm.arguments import OpenUnitInterval, PositiveFloat, PositiveInt, checked
 from cnnlstm.engine.checkpoint import save_atomic
 from cnnlstm.engine.cuda_graphs import CudaGraphed, check_cuda_graphs
 from cnnlstm.engine.distributed import Distributed
@@ -29,7 +30,7 @@ from cnnlstm.engine.progress import Progress
 from cnnlstm.engine.resume import resume_command
 from cnnlstm.engine.signals import GracefulStop
 from cnnlstm.engine.speedups import compile_model, enable_activation_checkpointing, to_channels_last
-from cnnlstm.engine.state import FitState, RunningWindow
+from cnnlstm.engine.state import FitState, IntervalStats
 from cnnlstm.errors import ConfigError, UserError
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,8 @@ class Trainer:
             cannot drive their loss to ~0 has a bug); validation is unchanged.
         profile: record the first training steps with the torch profiler into the run's ``tb/``
             (TensorBoard's profiler tab).
+        overwrite: let a fresh start (``resume: false``) replace a run directory's earlier results;
+            they are moved to ``<run dir>/replaced/<time>/`` first (read by the run).
     """
 
     @checked
@@ -93,7 +96,7 @@ class Trainer:
         max_epochs: PositiveInt | NoLimit = 1,
         max_steps: PositiveInt | NoLimit = -1,
         device: str = "auto",
-        precision: str | int = "32",
+        precision: Literal["32", "bf16", "16", 32, 16] = "32",
         compile: bool | Literal["true", "false", "parts", "full"] = False,
         activation_checkpointing: bool | str | list[str] | None = None,
         channels_last: bool = False,
@@ -112,6 +115,7 @@ class Trainer:
         limit_eval_batches: PositiveInt | None = None,
         overfit_batches: PositiveInt | None = None,
         profile: bool = False,
+        overwrite: bool = False,
     ) -> None:
         if max_epochs == -1 and max_steps == -1:
             raise ConfigError("max_epochs and max_steps are both -1: training would never end")
@@ -127,7 +131,8 @@ class Trainer:
         self.grad_clip, self.accumulate = grad_clip, accumulate_grad_batches
         self.val_every, self.log_every = val_every_n_steps, log_every_n_steps
         self.monitor, self.monitor_mode, self.patience = monitor, monitor_mode, early_stopping_patience
-        self.resume, self.progress, self.test_checkpoint = resume, progress, test_checkpoint
+        self.resume, self.overwrite = resume, overwrite
+        self.progress, self.test_checkpoint = progress, test_checkpoint
         self.ema_decay, self.limit_eval, self.overfit = ema_decay, limit_eval_batches, overfit_batches
         if cuda_graphs:
             check_cuda_graphs(self.device, self.compile, self.accumulate, bool(self.checkpointed),
@@ -177,25 +182,25 @@ class Trainer:
         forward = self.forward_model(parts.model, data.batch_size)
         n_batches, total = self.batches_per_epoch(data), self.total_steps(self.batches_per_epoch(data))
         progress = Progress(total, state.step, self.progress if self.dist.is_main else "quiet")
-        window = RunningWindow(self.device)
+        stats = IntervalStats(self.device)
         with GracefulStop() as stop, self.profiler() as profiler:
             while not self.is_finished(state, n_batches):
                 got_batch = False
                 for batch in self.train_batches(data, state):
                     got_batch = True
-                    self.train_step(forward, parts, task, batch, window, state, n_batches)
+                    self.train_step(forward, parts, task, batch, stats, state, n_batches)
                     profiler.step()
                     if state.batch_in_epoch == n_batches:  # end of epoch
                         state.epoch, state.batch_in_epoch = state.epoch + 1, 0
                     finished = self.is_finished(state, n_batches)
                     if state.step % self.log_every == 0 or finished:
-                        self.log_train(window, state, parts.optimizer, progress)
+                        self.log_train(stats, state, parts.optimizer, progress)
                     at_update = state.batch_in_epoch % self.accumulate == 0 or finished
                     if at_update and self.validation_due(state, total):
-                        with window.paused():
-                            self.validate(parts, task, data, window, state)
+                        with stats.paused():
+                            self.validate(parts, task, data, stats, state)
                     if at_update and self.dist.any(stop.requested, self.device):
-                        self.interrupt(stop.signum or signal.SIGTERM, parts, window, state)
+                        self.interrupt(stop.signum or signal.SIGTERM, parts, stats, state)
                     if finished:
                         break
                 if not got_batch:  # never spin on an empty epoch
@@ -223,7 +228,7 @@ class Trainer:
             return itertools.islice(data.batches("train", 0, 0), state.batch_in_epoch, self.overfit)
         return data.batches("train", state.epoch, state.batch_in_epoch)
 
-    def train_step(self, model: nn.Module, parts: TrainingParts, task, batch: dict, window: RunningWindow,
+    def train_step(self, model: nn.Module, parts: TrainingParts, task, batch: dict, stats: IntervalStats,
                    state: FitState, n_batches: int) -> None:
         """Forward, backward, and an optimizer step every ``accumulate_grad_batches`` batches."""
         model.train()
@@ -231,23 +236,23 @@ class Trainer:
             out = task.step(model, batch)
         parts.scaler.scale(out.loss / self.accumulate).backward()
         samples = int(batch["y"].shape[0]) * self.dist.world_size
-        window.add_loss(out.loss, samples)
+        stats.add_loss(out.loss, samples)
         state.step, state.batch_in_epoch = state.step + 1, state.batch_in_epoch + 1
         state.train_samples += samples
         if (state.batch_in_epoch % self.accumulate == 0 or state.batch_in_epoch == n_batches
                 or state.step == self.total_steps(n_batches)):
-            window.add_grad_norm(parts.optimizer_step(self.grad_clip))
+            stats.add_grad_norm(parts.optimizer_step(self.grad_clip))
 
-    def log_train(self, window: RunningWindow, state: FitState, optimizer, progress: Progress) -> None:
-        self.check_finite(window, state)
-        values = window.summary() | {"train/lr": optimizer.param_groups[0]["lr"], "train/epoch": state.epoch}
+    def log_train(self, stats: IntervalStats, state: FitState, optimizer, progress: Progress) -> None:
+        self.check_finite(stats, state)
+        values = stats.summary() | {"train/lr": optimizer.param_groups[0]["lr"], "train/epoch": state.epoch}
         self.logger.log_scalars(values, state.step)
         progress.update(state.step, {k: v for k, v in values.items() if k != "train/epoch"})
-        state.train_seconds += window.seconds
-        window.reset()
+        state.train_seconds += stats.seconds
+        stats.reset()
 
-    def check_finite(self, window: RunningWindow, state: FitState) -> None:
-        if self.dist.any(window.has_nonfinite(), self.device):
+    def check_finite(self, stats: IntervalStats, state: FitState) -> None:
+        if self.dist.any(stats.has_nonfinite(), self.device):
             written = sorted(p.name for p in (self.run_dir / "checkpoints").glob("*.pt"))
             kept = f"{' and '.join(written)} from step {state.last_val_step} kept" if written else "no checkpoint written"
             raise TrainingDiverged(f"the training loss became NaN or infinite by step {state.step} ({kept}); "
@@ -281,9 +286,9 @@ class Trainer:
                 task.update_metrics(metrics, task.step(model, batch), batch)
         return {f"{split}/{k}": float(v) for k, v in metrics.compute().items()}
 
-    def validate(self, parts: TrainingParts, task, data, window: RunningWindow, state: FitState) -> None:
+    def validate(self, parts: TrainingParts, task, data, stats: IntervalStats, state: FitState) -> None:
         """Score the validation split, then write ``last.pt`` (and ``best.pt`` when it improved)."""
-        self.check_finite(window, state)
+        self.check_finite(stats, state)
         model = parts.inference_model
         metrics = self.evaluate(model, task, data, "val") if data.split_size("val") else {}
         self.logger.log_scalars(metrics, state.step)
@@ -320,8 +325,8 @@ class Trainer:
         for name in filter(None, names):
             save_atomic(ckpt, self.run_dir / "checkpoints" / name)
 
-    def interrupt(self, signum: int, parts: TrainingParts, window: RunningWindow, state: FitState) -> None:
-        self.check_finite(window, state)
+    def interrupt(self, signum: int, parts: TrainingParts, stats: IntervalStats, state: FitState) -> None:
+        self.check_finite(stats, state)
         self.save(parts, state, "last.pt")
         raise TrainingInterrupted(
             f"interrupted by signal {signum} at step {state.step}; saved {self.run_dir / 'checkpoints' / 'last.pt'}. "

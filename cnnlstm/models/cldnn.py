@@ -5,17 +5,27 @@
 """
 
 from collections.abc import Mapping, Sequence
+from typing import Literal
 
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from cnnlstm.checks import int_list, one_of, positive_float, positive_int, probability
+from cnnlstm.arguments import (
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    Probability,
+    ValidationError,
+    checked,
+    first_problem,
+)
 from cnnlstm.errors import ConfigError
 from cnnlstm.nn.frequency_conv import FrequencyConv
 from cnnlstm.nn.log_mel import LogMel
 from cnnlstm.nn.lstm import LSTM
 from cnnlstm.nn.masking import last_step, masked_mean, zero_padding
+from cnnlstm.nn.mlp import hidden_layers
 
 VARIANTS = {  # variant -> (CNN before the LSTM, DNN after it)
     "lstm": (False, False),
@@ -23,9 +33,16 @@ VARIANTS = {  # variant -> (CNN before the LSTM, DNN after it)
     "cld": (True, False),
     "cldnn": (True, True),
 }
-POOLS = ("mean", "last", "none")
 
 State = dict[str, torch.Tensor]
+
+
+def _log_mel(sample_rate: int, frontend: Mapping) -> LogMel:
+    """The front end; a bad ``frontend`` entry is named by its key, ``frontend.hop_ms must be > 0``."""
+    try:
+        return LogMel(sample_rate=sample_rate, **frontend)
+    except ValidationError as e:
+        raise ConfigError(f"frontend.{first_problem(e, LogMel)}") from None
 
 
 class CLDNN(nn.Module):
@@ -69,95 +86,81 @@ class CLDNN(nn.Module):
         torch.Size([2, 9])
     """
 
+    @checked
     def __init__(
         self,
         *,
-        in_features: int | None = None,
-        num_outputs: int | None = None,
-        variant: str = "cldnn",
+        in_features: PositiveInt | None = None,
+        num_outputs: PositiveInt | None = None,
+        variant: Literal["lstm", "ldnn", "cld", "cldnn"] = "cldnn",
         x_to_lstm: bool = False,
         cnn_to_dnn: bool = False,
-        conv_channels: Sequence[int] | None = None,
-        freq_kernels: int | Sequence[int] | None = None,
-        time_kernels: int | Sequence[int] | None = None,
-        freq_pools: int | Sequence[int] | None = None,
-        left_context: int = 10,
-        right_context: int = 0,
+        conv_channels: Sequence[PositiveInt] = (256, 256),
+        freq_kernels: PositiveInt | Sequence[PositiveInt] = (9, 4),
+        time_kernels: PositiveInt | Sequence[PositiveInt] = (9, 3),
+        freq_pools: PositiveInt | Sequence[PositiveInt] = (3, 1),
+        left_context: NonNegativeInt = 10,
+        right_context: NonNegativeInt = 0,
         fit_frequency: bool = False,
-        reduce_dim: int = 256,
-        hidden_size: int = 832,
-        proj_size: int = 512,
-        num_layers: int = 2,
+        reduce_dim: PositiveInt = 256,
+        hidden_size: PositiveInt = 832,
+        proj_size: NonNegativeInt = 512,
+        num_layers: PositiveInt = 2,
         bidirectional: bool = False,
-        dnn_hidden: Sequence[int] | None = None,
-        dropout: float = 0.0,
-        pool: str = "mean",
+        dnn_hidden: Sequence[PositiveInt] = (1024, 1024),
+        dropout: Probability = 0.0,
+        pool: Literal["mean", "last", "none"] = "mean",
         causal: bool = False,
-        lstm_init: float = 0.02,
-        sample_rate: int | None = None,
+        lstm_init: PositiveFloat = 0.02,
+        sample_rate: PositiveInt | None = None,
         frontend: Mapping | None = None,
     ) -> None:
         super().__init__()
         if num_outputs is None:
             raise ConfigError("num_outputs must be set (or given by the data), got None")
-        self.num_outputs = positive_int("num_outputs", num_outputs)
-        self.variant = one_of("variant", variant, list(VARIANTS))
+        if proj_size >= hidden_size:
+            raise ConfigError(f"proj_size must be < hidden_size ({hidden_size}), got {proj_size}")
+        self.num_outputs, self.variant, self.pool, self.causal = num_outputs, variant, pool, causal
         use_cnn, use_dnn = VARIANTS[variant]
-        self.pool = one_of("pool", pool, POOLS)
-        self.causal = bool(causal)
-        if self.causal:
+        if causal:
             right_context, bidirectional = 0, False
-        self.bidirectional = bool(bidirectional)
-        dropout = probability("dropout", dropout)
+        self.bidirectional = bidirectional
 
         # raw audio -> frames
         self.frontend = None
         if sample_rate is not None:
-            self.frontend = LogMel(sample_rate=sample_rate, **dict(frontend or {}))
+            self.frontend = _log_mel(sample_rate, frontend or {})
             in_features = self.frontend.out_features
         if in_features is None:
             raise ConfigError("in_features must be set (or given by the data), got None")
-        self.in_features = positive_int("in_features", in_features)
+        self.in_features = in_features
 
         # frames -> LSTM input
         self.cnn, self.reduce = None, None
-        self.x_to_lstm = bool(x_to_lstm) and use_cnn
-        self.cnn_to_dnn = bool(cnn_to_dnn) and use_cnn
-        lstm_in = self.in_features
+        self.x_to_lstm = x_to_lstm and use_cnn
+        self.cnn_to_dnn = cnn_to_dnn and use_cnn
+        lstm_in = in_features
         if use_cnn:
-            self.cnn = FrequencyConv(
-                self.in_features,
-                conv_channels if conv_channels is not None else (256, 256),
-                freq_kernels if freq_kernels is not None else (9, 4),
-                time_kernels if time_kernels is not None else (9, 3),
-                freq_pools if freq_pools is not None else (3, 1),
-                left_context, right_context, fit_frequency=fit_frequency)
-            self.reduce = nn.Linear(self.cnn.out_features, positive_int("reduce_dim", reduce_dim))
-            lstm_in = reduce_dim + (self.in_features if self.x_to_lstm else 0)
+            self.cnn = FrequencyConv(in_features, channels=conv_channels, freq_kernels=freq_kernels,
+                                     time_kernels=time_kernels, freq_pools=freq_pools, left_context=left_context,
+                                     right_context=right_context, fit_frequency=fit_frequency)
+            self.reduce = nn.Linear(self.cnn.out_features, reduce_dim)
+            lstm_in = reduce_dim + (in_features if self.x_to_lstm else 0)
 
         # LSTM
-        hidden_size = positive_int("hidden_size", hidden_size)
-        proj_size = positive_int("proj_size", proj_size, allow_zero=True)
-        if proj_size >= hidden_size:
-            raise ConfigError(f"proj_size must be < hidden_size ({hidden_size}), got {proj_size}")
-        num_layers = positive_int("num_layers", num_layers)
         self.lstm = LSTM(lstm_in, hidden_size, num_layers=num_layers, batch_first=True,
-                         bidirectional=self.bidirectional, proj_size=proj_size,
+                         bidirectional=bidirectional, proj_size=proj_size,
                          dropout=dropout if num_layers > 1 else 0.0)
         self.dropout = nn.Dropout(dropout)
-        width = (proj_size or hidden_size) * (2 if self.bidirectional else 1)
+        width = (proj_size or hidden_size) * (2 if bidirectional else 1)
         if self.cnn_to_dnn:
             width += reduce_dim
 
-        # DNN and output layer
-        dnn: list[nn.Module] = []
-        for i, w in enumerate(int_list("dnn_hidden", dnn_hidden if dnn_hidden is not None else (1024, 1024))
-                              if use_dnn else []):
-            dnn += [nn.Linear(width, positive_int(f"dnn_hidden[{i}]", w)), nn.ReLU(), nn.Dropout(dropout)]
-            width = w
-        self.dnn = nn.Sequential(*dnn)
-        self.output = nn.Linear(width, self.num_outputs)
-        self._init_weights(positive_float("lstm_init", lstm_init))
+        # DNN (the hidden layers of an MLP, ReLU and dropout) and output layer
+        dnn_hidden = dnn_hidden if use_dnn else []
+        self.dnn = nn.Sequential(*hidden_layers(width, dnn_hidden, "relu", dropout))
+        self.output = nn.Linear(dnn_hidden[-1] if dnn_hidden else width, num_outputs)
+        self._init_weights(lstm_init)
 
     def _init_weights(self, lstm_init: float) -> None:
         for module in self.modules():
@@ -168,6 +171,11 @@ class CLDNN(nn.Module):
             nn.init.uniform_(p, -lstm_init, lstm_init)
 
     # ------------------------------------------------------------------------ offline
+    @property
+    def samples_per_frame(self) -> int:
+        """Input steps per frame: the front end's hop in samples for raw audio, else 1."""
+        return self.frontend.hop if self.frontend is not None else 1
+
     @property
     def streamable(self) -> bool:
         """True when no output depends on the future, so :meth:`stream` equals :meth:`forward`."""

@@ -1,13 +1,15 @@
 """The CNN-LSTM video classifier of the Keras "moving square" tutorial, made configurable."""
 
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 from torch import nn
 
-from cnnlstm.checks import int_list, one_of, positive_int, probability
+from cnnlstm.arguments import PositiveInt, Probability, checked
 from cnnlstm.errors import ConfigError
-from cnnlstm.nn.conv_stack import ConvStack2d
+from cnnlstm.nn.activations import Activation
+from cnnlstm.nn.conv_stack import ConvStack2d, per_layer
 from cnnlstm.nn.init import keras_init_
 from cnnlstm.nn.lstm import LSTM
 from cnnlstm.nn.mlp import MLP
@@ -43,49 +45,43 @@ class CNNLSTM(nn.Module):
         torch.Size([4, 1])
     """
 
+    @checked
     def __init__(
         self,
-        frame_size: int | Sequence[int] = 50,
-        in_channels: int = 1,
-        num_outputs: int = 1,
-        conv_channels: Sequence[int] = (2,),
-        kernel_sizes: int | Sequence[int] = 2,
-        pool_sizes: int | Sequence[int] = 2,
-        padding: str = "valid",
-        activation: str = "relu",
+        frame_size: PositiveInt | Sequence[PositiveInt] = 50,
+        in_channels: PositiveInt = 1,
+        num_outputs: PositiveInt = 1,
+        conv_channels: Sequence[PositiveInt] = (2,),
+        kernel_sizes: PositiveInt | Sequence[PositiveInt] = 2,
+        pool_sizes: PositiveInt | Sequence[PositiveInt] = 2,
+        padding: Literal["valid", "same"] = "valid",
+        activation: Activation = "relu",
         batch_norm: bool = False,
-        hidden_size: int = 50,
-        num_layers: int = 1,
+        hidden_size: PositiveInt = 50,
+        num_layers: PositiveInt = 1,
         bidirectional: bool = False,
-        dropout: float = 0.0,
-        head_hidden: Sequence[int] = (),
+        dropout: Probability = 0.0,
+        head_hidden: Sequence[PositiveInt] = (),
         fold_time: bool = True,
-        eval_chunk_frames: int | None = 128,
-        init: str = "keras",
+        eval_chunk_frames: PositiveInt | None = 128,
+        init: Literal["keras", "torch"] = "keras",
     ) -> None:
         super().__init__()
-        h, w = int_list("frame_size", frame_size, 2)
         if batch_norm and not fold_time:
             raise ConfigError("fold_time=false cannot be combined with batch_norm=true: the per-frame loop "
                               "would normalise each time step with its own batch statistics; keep fold_time=true")
-        self.frame_size = (h, w)
-        self.in_channels = positive_int("in_channels", in_channels)
-        conv = ConvStack2d(in_channels, (h, w), conv_channels, kernel_sizes, pool_sizes, padding,
+        self.frame_size = tuple(per_layer("frame_size", frame_size, 2))  # (H, W)
+        self.in_channels = in_channels
+        conv = ConvStack2d(in_channels, self.frame_size, conv_channels, kernel_sizes, pool_sizes, padding,
                            activation, batch_norm)
-        chunk = None if eval_chunk_frames is None else positive_int("eval_chunk_frames", eval_chunk_frames)
-        self.cnn = TimeDistributed(nn.Sequential(conv, nn.Flatten()), fold=fold_time, eval_chunk_frames=chunk)
-        self.lstm = LSTM(
-            conv.out_features,
-            positive_int("hidden_size", hidden_size),
-            num_layers=positive_int("num_layers", num_layers),
-            batch_first=True,
-            bidirectional=bidirectional,
-            dropout=probability("dropout", dropout) if num_layers > 1 else 0.0,
-        )
+        self.cnn = TimeDistributed(nn.Sequential(conv, nn.Flatten()), fold=fold_time,
+                                   eval_chunk_frames=eval_chunk_frames)
+        self.lstm = LSTM(conv.out_features, hidden_size, num_layers=num_layers, batch_first=True,
+                         bidirectional=bidirectional, dropout=dropout if num_layers > 1 else 0.0)
         self.dropout = nn.Dropout(dropout)
         directions = 2 if bidirectional else 1
         self.head = MLP(hidden_size * directions, num_outputs, head_hidden, activation, dropout)
-        if one_of("init", init, ("keras", "torch")) == "keras":
+        if init == "keras":
             keras_init_(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

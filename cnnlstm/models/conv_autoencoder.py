@@ -5,9 +5,11 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from cnnlstm.checks import int_list, positive_int
+from cnnlstm.arguments import PositiveInt, checked
 from cnnlstm.errors import ConfigError
+from cnnlstm.nn.activations import Activation
 from cnnlstm.nn.activations import activation as make_activation
+from cnnlstm.nn.conv_stack import per_layer
 
 
 class ConvAutoencoder(nn.Module):
@@ -32,18 +34,18 @@ class ConvAutoencoder(nn.Module):
         torch.Size([2, 1, 28, 28])
     """
 
-    def __init__(self, image_size: int | Sequence[int] = 28, in_channels: int = 1,
-                 channels: Sequence[int] | None = None, activation: str = "relu",
+    @checked
+    def __init__(self, image_size: PositiveInt | Sequence[PositiveInt] = 28, in_channels: PositiveInt = 1,
+                 channels: Sequence[PositiveInt] = (32, 32), activation: Activation = "relu",
                  batch_norm: bool = False) -> None:
         super().__init__()
-        h, w = int_list("image_size", image_size, 2)
+        h, w = per_layer("image_size", image_size, 2)
         self.image_size = (h, w)
-        self.in_channels = positive_int("in_channels", in_channels)
-        channels = int_list("channels", list(channels or (32, 32)))
+        self.in_channels = in_channels
         factor = 2 ** len(channels)
         if h % factor or w % factor:
             raise ConfigError(f"image_size {h}x{w} must be divisible by {factor} (2 per entry of channels "
-                              f"{channels}) so the decoder gives back the input size")
+                              f"{list(channels)}) so the decoder gives back the input size")
 
         def block(conv: nn.Module, c: int) -> list[nn.Module]:
             return [conv, *([nn.BatchNorm2d(c)] if batch_norm else []), make_activation(activation)]

@@ -4,19 +4,17 @@ Run: ``python train.py model=denoiser`` (MNIST, lower half black plus noise, by 
 """
 
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 from torch import nn
 
-from cnnlstm.checks import int_list, one_of, positive_float, positive_int, probability
-from cnnlstm.errors import ConfigError
+from cnnlstm.arguments import PositiveInt, Probability, UnitInterval, checked
+from cnnlstm.nn.activations import Activation
 from cnnlstm.nn.attention import AdditiveAttention, DirectAttention
-from cnnlstm.nn.conv_stack import ConvStack2d
+from cnnlstm.nn.conv_stack import ConvStack2d, per_layer
 from cnnlstm.nn.lstm import LSTM, lstm_step
 from cnnlstm.nn.rows import image_to_rows, rows_to_image
-
-ATTENTIONS = ("direct", "none", "additive")
-SAMPLINGS = ("sequential", "parallel")
 
 
 class CNNLSTMDenoiser(nn.Module):
@@ -70,50 +68,43 @@ class CNNLSTMDenoiser(nn.Module):
         torch.Size([2, 1, 28, 28])
     """
 
+    @checked
     def __init__(
         self,
-        image_size: int | Sequence[int] = 28,
-        in_channels: int = 1,
-        conv_channels: Sequence[int] | None = None,
-        kernel_sizes: int | Sequence[int] = 3,
-        pool_sizes: int | Sequence[int] = 2,
-        padding: str = "same",
-        activation: str = "relu",
+        image_size: PositiveInt | Sequence[PositiveInt] = 28,
+        in_channels: PositiveInt = 1,
+        conv_channels: Sequence[PositiveInt] = (16, 32),
+        kernel_sizes: PositiveInt | Sequence[PositiveInt] = 3,
+        pool_sizes: PositiveInt | Sequence[PositiveInt] = 2,
+        padding: Literal["valid", "same"] = "same",
+        activation: Activation = "relu",
         batch_norm: bool = False,
-        context_size: int = 128,
-        hidden_size: int = 128,
-        num_layers: int = 2,
-        dropout: float = 0.0,
-        attention: str = "direct",
-        attention_size: int = 64,
-        teacher_forcing_ratio: float = 0.0,
-        sampling: str = "sequential",
+        context_size: PositiveInt = 128,
+        hidden_size: PositiveInt = 128,
+        num_layers: PositiveInt = 2,
+        dropout: Probability = 0.0,
+        attention: Literal["direct", "none", "additive"] = "direct",
+        attention_size: PositiveInt = 64,
+        teacher_forcing_ratio: UnitInterval = 0.0,
+        sampling: Literal["sequential", "parallel"] = "sequential",
     ) -> None:
         super().__init__()
-        h, w = int_list("image_size", image_size, 2)
+        h, w = per_layer("image_size", image_size, 2)
         self.image_size = (h, w)
-        self.in_channels = positive_int("in_channels", in_channels)
-        self.attention = one_of("attention", attention, ATTENTIONS)
-        ratio = positive_float("teacher_forcing_ratio", teacher_forcing_ratio, allow_zero=True)
-        if ratio > 1:
-            raise ConfigError(f"teacher_forcing_ratio must be in [0, 1], got {teacher_forcing_ratio}")
-        self.teacher_forcing_ratio = ratio
-        self.sampling = one_of("sampling", sampling, SAMPLINGS)
-        self.encoder = ConvStack2d(self.in_channels, (h, w), list(conv_channels or (16, 32)), kernel_sizes,
-                                   pool_sizes, padding, activation, batch_norm)
-        self.to_context = nn.Sequential(nn.Flatten(), nn.Linear(self.encoder.out_features,
-                                                                positive_int("context_size", context_size)),
-                                        nn.Tanh())
-        self.row_size = self.in_channels * w
-        reads_rows = self.attention in ("direct", "additive")
+        self.in_channels, self.attention, self.sampling = in_channels, attention, sampling
+        self.teacher_forcing_ratio = teacher_forcing_ratio
+        self.encoder = ConvStack2d(in_channels, (h, w), conv_channels, kernel_sizes, pool_sizes, padding,
+                                   activation, batch_norm)
+        self.to_context = nn.Sequential(nn.Flatten(), nn.Linear(self.encoder.out_features, context_size), nn.Tanh())
+        self.row_size = in_channels * w
+        reads_rows = attention in ("direct", "additive")
         self.direct = DirectAttention()
         lstm_in = context_size + self.row_size * (2 if reads_rows else 1)
-        self.lstm = LSTM(lstm_in, positive_int("hidden_size", hidden_size),
-                            num_layers=positive_int("num_layers", num_layers), batch_first=True,
-                            dropout=probability("dropout", dropout) if num_layers > 1 else 0.0)
+        self.lstm = LSTM(lstm_in, hidden_size, num_layers=num_layers, batch_first=True,
+                         dropout=dropout if num_layers > 1 else 0.0)
         out_in = hidden_size
         self.additive = None
-        if self.attention == "additive":
+        if attention == "additive":
             self.additive = AdditiveAttention(hidden_size, self.encoder.out_channels, attention_size)
             out_in += self.encoder.out_channels
         self.out = nn.Linear(out_in, self.row_size)

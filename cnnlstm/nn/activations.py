@@ -1,8 +1,10 @@
 """Activation functions by name, so configs can say ``activation: relu``."""
 
+from typing import Literal
+
 from torch import nn
 
-from cnnlstm.checks import one_of
+from cnnlstm.arguments import checked
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -15,7 +17,10 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
     "identity": nn.Identity,
 }
 
+Activation = Literal[tuple(ACTIVATIONS)]  # the declared type of an ``activation`` argument: one of the names
 
-def activation(name: str) -> nn.Module:
+
+@checked
+def activation(name: Activation) -> nn.Module:
     """Return a fresh activation module for ``name`` (one of ``ACTIVATIONS``)."""
-    return ACTIVATIONS[one_of("activation", name, list(ACTIVATIONS))]()
+    return ACTIVATIONS[name]()

@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from cnnlstm.checks import positive_int
+from cnnlstm.arguments import PositiveInt, checked
 
 
 class DirectAttention(nn.Module):
@@ -38,10 +38,11 @@ class AdditiveAttention(nn.Module):
         (torch.Size([2, 5, 4]), torch.Size([2, 5, 9]))
     """
 
-    def __init__(self, query_size: int, key_size: int, attention_size: int = 64) -> None:
+    @checked
+    def __init__(self, query_size: PositiveInt, key_size: PositiveInt, attention_size: PositiveInt = 64) -> None:
         super().__init__()
-        self.query = nn.Linear(positive_int("query_size", query_size), attention_size, bias=False)
-        self.key = nn.Linear(positive_int("key_size", key_size), positive_int("attention_size", attention_size))
+        self.query = nn.Linear(query_size, attention_size, bias=False)
+        self.key = nn.Linear(key_size, attention_size)
         self.score = nn.Linear(attention_size, 1, bias=False)
 
     def forward(self, queries: torch.Tensor, keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,17 +1,29 @@
 """A stack of Conv2d -> activation -> MaxPool blocks whose output size is known at build time."""
 
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 from torch import nn
 
-from cnnlstm.checks import int_list
+from cnnlstm.arguments import PositiveInt, checked
 from cnnlstm.errors import ConfigError
-from cnnlstm.nn.activations import activation
+from cnnlstm.nn.activations import Activation, activation
 from cnnlstm.nn.shift_conv import ShiftConv2d
 
 # Activations that commute with max-pooling (non-decreasing), so pooling can come first.
 MONOTONIC = {"relu", "leaky_relu", "elu", "tanh", "sigmoid", "identity"}
+
+
+def per_layer(name: str, value: int | Sequence[int], layers: int) -> list[int]:
+    """``value`` for each of ``layers`` layers: an int applies to all, a list must have one per layer
+    (a rule between two arguments, so it is checked here rather than declared)."""
+    items = [value] if isinstance(value, int) else list(value)
+    if len(items) == 1:
+        items *= layers
+    if len(items) != layers:
+        raise ConfigError(f"{name} must have {layers} entries, got {len(items)}: {items}")
+    return items
 
 
 def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0) -> int:
@@ -39,23 +51,21 @@ class ConvStack2d(nn.Module):
         ConfigError: when a block would shrink the image below 1x1, naming the block and sizes.
     """
 
+    @checked
     def __init__(
         self,
-        in_channels: int,
-        input_size: tuple[int, int],
-        channels: Sequence[int],
-        kernel_sizes: int | Sequence[int] = 3,
-        pool_sizes: int | Sequence[int] = 2,
-        padding: str = "valid",
-        activation_name: str = "relu",
+        in_channels: PositiveInt,
+        input_size: Sequence[PositiveInt],
+        channels: Sequence[PositiveInt],
+        kernel_sizes: PositiveInt | Sequence[PositiveInt] = 3,
+        pool_sizes: PositiveInt | Sequence[PositiveInt] = 2,
+        padding: Literal["valid", "same"] = "valid",
+        activation_name: Activation = "relu",
         batch_norm: bool = False,
     ) -> None:
         super().__init__()
-        channels = int_list("conv_channels", channels)
-        kernels = int_list("kernel_sizes", kernel_sizes, len(channels))
-        pools = int_list("pool_sizes", pool_sizes, len(channels))
-        if padding not in ("valid", "same"):
-            raise ConfigError(f"padding must be 'valid' or 'same', got {padding!r}")
+        kernels = per_layer("kernel_sizes", kernel_sizes, len(channels))
+        pools = per_layer("pool_sizes", pool_sizes, len(channels))
         h, w = input_size
         blocks, prev = [], in_channels
         for i, (c, k, p) in enumerate(zip(channels, kernels, pools)):

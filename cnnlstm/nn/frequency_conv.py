@@ -6,9 +6,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnnlstm.checks import int_list, positive_int
+from cnnlstm.arguments import NonNegativeInt, PositiveInt, checked
 from cnnlstm.errors import ConfigError
-from cnnlstm.nn.activations import activation
+from cnnlstm.nn.activations import Activation, activation
+from cnnlstm.nn.conv_stack import per_layer
 
 
 class FrequencyConv(nn.Module):
@@ -45,34 +46,33 @@ class FrequencyConv(nn.Module):
         (torch.Size([2, 7, 1792]), 1792)
     """
 
+    @checked
     def __init__(
         self,
-        in_features: int,
-        channels: Sequence[int] = (256, 256),
-        freq_kernels: int | Sequence[int] = (9, 4),
-        time_kernels: int | Sequence[int] = (9, 3),
-        freq_pools: int | Sequence[int] = (3, 1),
-        left_context: int = 10,
-        right_context: int = 0,
-        activation_name: str = "relu",
+        in_features: PositiveInt,
+        channels: Sequence[PositiveInt] = (256, 256),
+        freq_kernels: PositiveInt | Sequence[PositiveInt] = (9, 4),
+        time_kernels: PositiveInt | Sequence[PositiveInt] = (9, 3),
+        freq_pools: PositiveInt | Sequence[PositiveInt] = (3, 1),
+        left_context: NonNegativeInt = 10,
+        right_context: NonNegativeInt = 0,
+        activation_name: Activation = "relu",
         fit_frequency: bool = False,
     ) -> None:
         super().__init__()
-        self.in_features = positive_int("in_features", in_features)
-        channels = int_list("conv_channels", channels)
+        self.in_features = in_features
         n = len(channels)
-        fks = int_list("freq_kernels", freq_kernels, n)
-        tks = int_list("time_kernels", time_kernels, n)
-        pools = int_list("freq_pools", freq_pools, n)
-        self.left = positive_int("left_context", left_context, allow_zero=True)
-        self.right = positive_int("right_context", right_context, allow_zero=True)
-        self.window = self.left + 1 + self.right
+        fks = per_layer("freq_kernels", freq_kernels, n)
+        tks = per_layer("time_kernels", time_kernels, n)
+        pools = per_layer("freq_pools", freq_pools, n)
+        self.left, self.right = left_context, right_context
+        self.patch_frames = self.left + 1 + self.right  # frames in each frame's patch
         span = sum(k - 1 for k in tks) + 1  # frames one output of the last layer sees
-        if span > self.window:
+        if span > self.patch_frames:
             raise ConfigError(
-                f"time_kernels {tks} span {span} frames, more than the {self.window}-frame window "
+                f"time_kernels {tks} span {span} frames, more than the {self.patch_frames}-frame window "
                 f"(left_context {self.left} + 1 + right_context {self.right})")
-        self.patch_steps = self.window - span + 1  # time positions per patch after the layers
+        self.patch_steps = self.patch_frames - span + 1  # time positions per patch after the layers
         layers, width, prev = [], self.in_features, 1
         for i, (c, fk, tk, p) in enumerate(zip(channels, fks, tks, pools)):
             if fit_frequency:
@@ -103,7 +103,7 @@ class FrequencyConv(nn.Module):
         return self.right == 0
 
     def _patches(self, padded: torch.Tensor) -> torch.Tensor:
-        """Layers on ``padded: (B, T + window - 1, F)`` -> patches ``(B, T, out_features)``."""
+        """Layers on ``padded: (B, T + patch_frames - 1, F)`` -> patches ``(B, T, out_features)``."""
         y = self.layers(padded.transpose(1, 2).unsqueeze(1))  # (B, C, F_out, T + patch_steps - 1)
         y = y.unfold(3, self.patch_steps, 1)  # (B, C, F_out, T, patch_steps)
         return y.permute(0, 3, 1, 2, 4).flatten(2)  # (B, T, C * F_out * patch_steps)

@@ -1,15 +1,14 @@
 """Log-mel filterbank features from raw audio in torch (a short-time FFT), batched and streamable."""
 
 import math
+from typing import Literal
 
 import torch
 from torch import nn
 
-from cnnlstm.checks import one_of, positive_float, positive_int
+from cnnlstm.arguments import PositiveFloat, PositiveInt, checked
 from cnnlstm.errors import ConfigError
 from cnnlstm.nn.masking import length_mask
-
-NORMALIZE = ("none", "utterance", "global")
 
 
 def hz_to_mel(f):
@@ -64,35 +63,38 @@ class LogMel(nn.Module):
         (torch.Size([2, 98, 40]), [98, 48])
     """
 
+    @checked
     def __init__(
         self,
-        sample_rate: int = 16000,
-        win_ms: float = 25.0,
-        hop_ms: float = 10.0,
-        n_fft: int | None = None,
-        n_mels: int = 40,
+        sample_rate: PositiveInt = 16000,
+        win_ms: PositiveFloat = 25.0,
+        hop_ms: PositiveFloat = 10.0,
+        n_fft: PositiveInt | None = None,
+        n_mels: PositiveInt = 40,
         fmin: float = 0.0,
-        fmax: float | None = None,
-        deltas: int = 0,
-        normalize: str = "global",
-        eps: float = 1e-6,
+        fmax: PositiveFloat | None = None,
+        deltas: Literal[0, 1, 2] = 0,
+        normalize: Literal["none", "utterance", "global"] = "global",
+        eps: PositiveFloat = 1e-6,
     ) -> None:
         super().__init__()
-        self.sample_rate = positive_int("sample_rate", sample_rate)
-        self.win = positive_int("win_length", round(positive_float("win_ms", win_ms) * sample_rate / 1000))
-        self.hop = positive_int("hop_length", round(positive_float("hop_ms", hop_ms) * sample_rate / 1000))
-        self.n_fft = positive_int("n_fft", n_fft) if n_fft is not None else 1 << (self.win - 1).bit_length()
+        self.sample_rate = sample_rate
+        self.win = round(win_ms * sample_rate / 1000)
+        self.hop = round(hop_ms * sample_rate / 1000)
+        for name, ms, samples in (("win_ms", win_ms, self.win), ("hop_ms", hop_ms, self.hop)):
+            if samples < 1:  # declared > 0, but it must also be one sample at this rate
+                raise ConfigError(f"{name} must be at least one sample ({1000 / sample_rate:g} ms at "
+                                  f"{sample_rate} Hz), got {ms:g}")
+        self.n_fft = n_fft if n_fft is not None else 1 << (self.win - 1).bit_length()
         if self.n_fft < self.win:
             raise ConfigError(f"n_fft must be >= the window of {self.win} samples, got {self.n_fft}")
-        self.n_mels = positive_int("n_mels", n_mels)
-        fmax = sample_rate / 2 if fmax is None else positive_float("fmax", fmax)
+        self.n_mels = n_mels
+        fmax = sample_rate / 2 if fmax is None else fmax
         if not 0 <= fmin < fmax <= sample_rate / 2:
             raise ConfigError(f"fmin and fmax must satisfy 0 <= fmin < fmax <= {sample_rate / 2}, got {fmin}, {fmax}")
-        self.deltas = one_of("deltas", deltas, (0, 1, 2))
-        self.normalize = one_of("normalize", normalize, NORMALIZE)
-        self.eps = positive_float("eps", eps)
+        self.deltas, self.normalize, self.eps = deltas, normalize, eps
         self.out_features = self.n_mels * (1 + self.deltas)
-        self.register_buffer("window", torch.hann_window(self.win), persistent=False)
+        self.register_buffer("hann", torch.hann_window(self.win), persistent=False)
         self.register_buffer("filters", mel_filterbank(self.n_fft // 2 + 1, sample_rate, n_mels, fmin, fmax),
                              persistent=False)
         # saved with the weights, so a checkpoint says which audio it takes (cnnlstm.stream reads it)
@@ -114,7 +116,7 @@ class LogMel(nn.Module):
         """All complete frames of ``wave: (B, S)`` with ``S >= win`` -> ``(B, T, n_mels)``."""
         # torch.stft(center=False) frames by n_fft, not by the window; framing by the window
         # itself keeps every frame's span to win samples, so frame t needs no later audio
-        frames = wave.float().unfold(1, self.win, self.hop) * self.window  # (B, T, win)
+        frames = wave.float().unfold(1, self.win, self.hop) * self.hann  # (B, T, win)
         spec = torch.fft.rfft(frames, n=self.n_fft)  # (B, T, n_fft/2+1)
         power = spec.real.square() + spec.imag.square()
         return torch.log(power @ self.filters + self.eps)  # (B, T, n_mels)

@@ -2,6 +2,8 @@
 
 import torch
 
+IGNORE_LABEL = -100  # the label of a frame that is not scored (padding): torch's cross-entropy ignore_index
+
 
 def length_mask(lengths: torch.Tensor | None, steps: int, device=None) -> torch.Tensor | None:
     """``(B, T)`` bool mask, True at valid steps ``t < lengths[b]``; None when ``lengths`` is None."""

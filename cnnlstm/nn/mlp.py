@@ -5,8 +5,23 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from cnnlstm.checks import positive_int, probability
-from cnnlstm.nn.activations import activation
+from cnnlstm.arguments import PositiveInt, Probability, checked
+from cnnlstm.nn.activations import Activation, activation
+
+
+@checked
+def hidden_layers(in_features: PositiveInt, hidden: Sequence[PositiveInt] = (), activation_name: Activation = "relu",
+                  dropout: Probability = 0.0) -> list[nn.Module]:
+    """``Linear -> activation [-> Dropout]`` for each width in ``hidden`` (no Dropout at rate 0):
+    the hidden part of an :class:`MLP`, for models that keep their output layer apart."""
+    layers: list[nn.Module] = []
+    prev = in_features
+    for width in hidden:
+        layers += [nn.Linear(prev, width), activation(activation_name)]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        prev = width
+    return layers
 
 
 class MLP(nn.Sequential):
@@ -15,23 +30,17 @@ class MLP(nn.Sequential):
     ``x: (..., in_features) -> (..., out_features)``.
     """
 
+    @checked
     def __init__(
         self,
-        in_features: int,
-        out_features: int,
-        hidden: Sequence[int] = (),
-        activation_name: str = "relu",
-        dropout: float = 0.0,
+        in_features: PositiveInt,
+        out_features: PositiveInt,
+        hidden: Sequence[PositiveInt] = (),
+        activation_name: Activation = "relu",
+        dropout: Probability = 0.0,
     ) -> None:
-        layers: list[nn.Module] = []
-        prev = positive_int("in_features", in_features)
-        for i, width in enumerate(hidden):
-            layers += [nn.Linear(prev, positive_int(f"hidden[{i}]", width)), activation(activation_name)]
-            if probability("dropout", dropout) > 0:
-                layers.append(nn.Dropout(dropout))
-            prev = width
-        layers.append(nn.Linear(prev, positive_int("out_features", out_features)))
-        super().__init__(*layers)
+        layers = hidden_layers(in_features, hidden, activation_name, dropout)
+        super().__init__(*layers, nn.Linear(hidden[-1] if hidden else in_features, out_features))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return super().forward(x)

@@ -3,6 +3,8 @@
 import torch
 from torch import nn
 
+from cnnlstm.arguments import PositiveInt, checked
+
 
 class TimeDistributed(nn.Module):
     """Run ``module`` on each time step of ``x: (B, T, *frame)``, returning ``(B, T, *out)``.
@@ -25,10 +27,9 @@ class TimeDistributed(nn.Module):
         torch.Size([2, 5, 4, 6, 6])
     """
 
-    def __init__(self, module: nn.Module, *, fold: bool = True, eval_chunk_frames: int | None = 128) -> None:
+    @checked
+    def __init__(self, module: nn.Module, *, fold: bool = True, eval_chunk_frames: PositiveInt | None = 128) -> None:
         super().__init__()
-        if eval_chunk_frames is not None and eval_chunk_frames < 1:
-            raise ValueError(f"eval_chunk_frames must be a positive int or None, got {eval_chunk_frames}")
         self.module = module
         self.fold = fold
         self.eval_chunk_frames = eval_chunk_frames

@@ -51,7 +51,7 @@ class Task(nn.Module, ABC):
         metrics["loss"].update(step.loss.detach().float(), weight=batch["y"].shape[0])
 
     def check_data(self, data) -> None:
-        """Raise ConfigError when ``data`` (set up, with its ``dims``) cannot be scored by this task's
+        """Raise ConfigError when ``data`` (set up, with its ``model_args``) cannot be scored by this task's
         metrics; called before training or evaluation starts. The default accepts anything."""
 
     def on_validation_end(self, model: nn.Module, data, logger, step: int, run_dir: Path) -> None:

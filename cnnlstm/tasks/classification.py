@@ -4,7 +4,8 @@ import torch
 import torch.nn.functional as F
 from torchmetrics import MeanMetric, MetricCollection
 
-from cnnlstm.checks import probability
+from cnnlstm.arguments import Probability, checked
+from cnnlstm.errors import DataError
 from cnnlstm.tasks.base import StepOutput, Task
 
 
@@ -14,9 +15,16 @@ class Classification(Task):
     Metrics: ``loss`` and ``acc``.
     """
 
-    def __init__(self, label_smoothing: float = 0.0) -> None:
+    @checked
+    def __init__(self, label_smoothing: Probability = 0.0) -> None:
         super().__init__()
-        self.label_smoothing = probability("label_smoothing", label_smoothing)
+        self.label_smoothing = label_smoothing
+
+    def check_data(self, data) -> None:
+        """A data source that names its classes must have two or more: one class has nothing to learn."""
+        classes = getattr(data, "classes", None)
+        if classes is not None and len(classes) < 2:
+            raise DataError(f"the data has {len(classes)} class {list(classes)}: classification needs at least 2")
 
     def loss(self, outputs: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         y = batch["y"]

@@ -3,23 +3,21 @@
 import inspect
 import logging
 from pathlib import Path
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel
 from torchmetrics import MeanMetric, MeanSquaredError, MetricCollection
 from torchmetrics.functional.image import structural_similarity_index_measure
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 
-from cnnlstm.checks import one_of, positive_int
-from cnnlstm.engine.cuda_graphs import CudaGraphed
+from cnnlstm.arguments import PositiveInt, checked
 from cnnlstm.errors import ConfigError
+from cnnlstm.nn.wrappers import unwrap
 from cnnlstm.tasks.base import StepOutput, Task
 
 log = logging.getLogger(__name__)
-
-WRAPPERS = (DistributedDataParallel, CudaGraphed)  # they take (*args, **kwargs) and hold .module
 
 LOSSES = {"mse": F.mse_loss, "l1": F.l1_loss, "bce": F.binary_cross_entropy}
 
@@ -40,11 +38,9 @@ def check_image_size(key: str, size) -> None:
 
 
 def accepts_target(model: nn.Module) -> bool:
-    """True when the model's own ``forward`` takes the clean ``target`` (teacher forcing)."""
-    while isinstance(model, WRAPPERS):
-        model = model.module
-    model = getattr(model, "_orig_mod", model)  # torch.compile wrapper
-    return "target" in inspect.signature(type(model).forward).parameters
+    """True when the model's own ``forward`` (inside any training wrappers) takes the clean
+    ``target`` (teacher forcing)."""
+    return "target" in inspect.signature(type(unwrap(model)).forward).parameters
 
 
 def per_image_masked_psnr(pred: torch.Tensor, y: torch.Tensor, mask: torch.Tensor, max_db: float = 100.0) -> torch.Tensor:
@@ -85,11 +81,11 @@ class Restoration(Task):
         attention_rows: rows whose additive attention maps are shown (spread over the height).
     """
 
-    def __init__(self, loss: str = "mse", num_samples: int = 8, attention_rows: int = 4) -> None:
+    @checked
+    def __init__(self, loss: Literal["mse", "l1", "bce"] = "mse", num_samples: PositiveInt = 8,
+                 attention_rows: PositiveInt = 4) -> None:
         super().__init__()
-        self.loss_name = one_of("loss", loss, list(LOSSES))
-        self.num_samples = positive_int("num_samples", num_samples)
-        self.attention_rows = positive_int("attention_rows", attention_rows)
+        self.loss_name, self.num_samples, self.attention_rows = loss, num_samples, attention_rows
 
     def step(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> StepOutput:
         kwargs = {"target": batch["y"]} if model.training and accepts_target(model) else {}
