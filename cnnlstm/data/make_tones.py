@@ -45,7 +45,8 @@ def make_tone_folder(root: str | Path, per_class: PositiveInt = 20, freqs=FREQS,
     return names
 
 
-def tone_folder_data(root: str = "data/tones", files_per_class: int = 20, seed: int = 0, **wav_folder):
+@checked
+def tone_folder_data(root: str = "data/tones", files_per_class: PositiveInt = 20, seed: int = 0, **wav_folder):
     """``data=tones``: a :class:`WavFolder` over a tone folder, written at ``root`` on first use.
 
     An existing ``root`` is read as it is. A new one is written into a temporary sibling and
