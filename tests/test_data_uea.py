@@ -4,7 +4,7 @@ import torch
 from conftest import argument_error
 
 from cnnlstm.data.uea import UEA, shipped_datasets, stratified_split
-from cnnlstm.errors import DataError
+from cnnlstm.errors import ConfigError, DataError
 
 
 @pytest.fixture(scope="module")
@@ -83,3 +83,19 @@ def test_val_fraction_leaving_no_training_series():
         UEA("JapaneseVowels", val_fraction=0.99)
     with argument_error(r"^val_fraction must be in \[0, 1\), got 1$", UEA):
         UEA("JapaneseVowels", val_fraction=1.0)
+
+
+def test_k_fold_validation_holds_out_every_training_series_once_stratified():
+    from cnnlstm.data.uea import stratified_fold
+
+    labels = np.repeat(np.array(["a", "b", "c"]), [10, 7, 5])
+    held = [stratified_fold(labels, 5, k, seed=3)[1] for k in range(5)]
+    assert sorted(np.concatenate(held).tolist()) == list(range(len(labels)))  # a partition
+    for k, h in enumerate(held):
+        keep, _ = stratified_fold(labels, 5, k, seed=3)
+        assert np.intersect1d(keep, h).size == 0 and len(keep) + len(h) == len(labels)
+        assert (labels[h] == "a").sum() == 2  # 10 of class a over 5 folds
+    data = UEA(name="JapaneseVowels", folds=5, fold=4)
+    assert data.split_size("val") in (53, 54, 55) and data.split_size("train") + data.split_size("val") == 270
+    with pytest.raises(ConfigError, match=r"fold must be < folds \(5\), got 5"):
+        UEA(name="JapaneseVowels", folds=5, fold=5)

@@ -160,3 +160,16 @@ def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypat
     kept = load_checkpoint(tmp_path / "checkpoints/last.pt")
     assert kept["state"] == good["state"]
     assert all(torch.equal(kept["model"][k], v) for k, v in good["model"].items())
+
+
+def test_classification_runs_write_a_confusion_matrix_and_per_class_accuracy(tutorial_run):
+    import pandas as pd
+
+    run_dir, metrics = tutorial_run
+    confusion = pd.read_csv(run_dir / "confusion.csv", index_col=0)
+    assert confusion.shape == (2, 2) and int(confusion.to_numpy().sum()) == 64  # data.n_test
+    assert confusion.to_numpy().trace() / 64 == pytest.approx(metrics["test/acc"])
+    per_class = pd.read_csv(run_dir / "per_class.csv")
+    assert list(per_class.columns) == ["class", "n", "acc"] and per_class.n.sum() == 64
+    events = EventAccumulator(str(run_dir / "tb"), size_guidance={"images": 0}).Reload()
+    assert "test/confusion" in events.Tags()["images"]

@@ -89,7 +89,7 @@ def test_only_seeds_swept_gives_one_group_named_by_the_constant_overrides(tmp_pa
     for seed, acc in enumerate((0.8, 0.9, 1.0)):
         make_job(tmp_path / str(seed), ["model=cnn_lstm", "data.n_train=256", f"seed={seed}"], {"test/acc": acc})
     md = summarize(tmp_path)
-    assert "| cnn_lstm | 256 | 0.9 ± 0.1 | 3 |" in md
+    assert "| cnn_lstm | 256 | 0.9 ± 0.1 | [0.6516, 1.148] | 3 |" in md  # 0.9 ± t(0.975, 2) 0.1 / sqrt(3)
     assert "seeds: 3" in md and "Failed" not in md
 
 
@@ -98,7 +98,7 @@ def test_a_rerun_job_counts_by_its_newer_result(tmp_path):
     old = os.stat(tmp_path / "0" / "metrics.json").st_mtime - 10
     os.utime(tmp_path / "0" / "failure.json", (old, old))
     make_job(tmp_path / "1", ["seed=1", "x=1"], {"test/acc": 0.7})
-    assert "| 1 | 0.6 ± 0.14 | 2 |" in summarize(tmp_path)
+    assert "| 1 | 0.6 ± 0.14 | [-0.6706, 1.871] | 2 |" in summarize(tmp_path)
 
 
 def test_cli_metric_option_and_clear_errors(sweep, tmp_path, capsys):
@@ -120,3 +120,23 @@ def test_all_jobs_failed_still_writes_csv_and_markdown(tmp_path):
     md = summarize(tmp_path)
     assert "No job finished." in md and "data.seq_len must be <= size" in md
     assert (tmp_path / "summary.csv").exists() and not (tmp_path / "summary.png").exists()
+
+
+def test_paired_difference_to_a_baseline_over_shared_seeds(tmp_path, capsys):
+    accs = {"a": (0.70, 0.80, 0.75), "b": (0.72, 0.83, 0.80)}  # b beats a by 0.02, 0.03, 0.05
+    num = 0
+    for model, values in accs.items():
+        for seed, acc in enumerate(values):
+            make_job(tmp_path / str(num), [f"model.kind={model}", f"seed={seed}"], {"test/acc": acc})
+            num += 1
+    make_job(tmp_path / str(num), ["model.kind=b", "seed=7"], {"test/acc": 0.99})  # no partner: not paired
+    assert main([str(tmp_path), "--baseline", "model.kind=a"]) == 0
+    md = (tmp_path / "summary.md").read_text()
+    header = next(line for line in md.splitlines() if line.startswith("| model.kind"))
+    assert header.startswith("| model.kind | test/acc | 95% CI | Δ vs model.kind=a |")
+    row_b = next(line for line in md.splitlines() if line.startswith("| b |"))
+    # differences 0.02, 0.03, 0.05: mean 0.0333, s 0.01528, t(0.975, 2) = 4.303 -> half-width 0.03795
+    assert "+0.03333 [-0.00461, +0.0713] (n=3)" in row_b
+    assert next(line for line in md.splitlines() if line.startswith("| a |")).split("|")[4].strip() == "-"
+    assert main([str(tmp_path), "--baseline", "model.nope=a"]) == 2
+    assert "expected key=value with a swept key" in capsys.readouterr().err

@@ -126,7 +126,7 @@ def test_a_crashing_job_in_a_multirun_writes_its_error_and_returns(tmp_path):
 
     from cnnlstm.engine.run import run_job
 
-    cfg = hydra_config("optimized_metric=test/acc")
+    cfg = hydra_config("optimized_metric=best/val/acc")
     with open_dict(cfg):
         cfg.hydra.mode = RunMode.MULTIRUN
         cfg.hydra.runtime.output_dir = str(tmp_path)
@@ -139,7 +139,7 @@ def test_a_crashing_job_in_a_multirun_writes_its_error_and_returns(tmp_path):
         assert run_job(crash, cfg) is None
         assert json.loads((tmp_path / "failure.json").read_text())["error"] == (
             "RuntimeError: CUDA error: an illegal memory access was encountered")
-        assert run_job(lambda cfg, run_dir: {"test/acc": 0.75}, cfg) == 0.75  # an ok job returns the metric
+        assert run_job(lambda cfg, run_dir: {"best/val/acc": 0.75, "test/acc": 0.5}, cfg) == 0.75  # the val metric
         assert not (tmp_path / "failure.json").exists()  # and a rerun that succeeds clears the old failure
     finally:
         HydraConfig.instance().cfg = None
@@ -161,3 +161,29 @@ def test_study_sweeps_parse(study, jobs):
         count *= len(list(override.sweep_string_iterator())) if override.is_sweep_override() else 1
     assert count == jobs
     assert "seed" in params
+
+
+@pytest.mark.parametrize("search", sorted(p.stem for p in (CONF / "hparams_search").glob("*.yaml")))
+def test_searches_choose_on_validation_only(search, tmp_path):
+    """Every Optuna search optimizes a validation metric, and run_job refuses a test metric outright."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict
+
+    from cnnlstm.engine.run import run_job, selection_metric
+    from cnnlstm.errors import ConfigError
+
+    cfg = hydra_config(f"hparams_search={search}")
+    assert str(cfg.optimized_metric).startswith("best/val/")
+    assert str(cfg.trainer.monitor).startswith("val/")  # best.pt and early stopping too
+    with open_dict(cfg):
+        cfg.optimized_metric = "test/acc"
+        cfg.hydra.runtime.output_dir = str(tmp_path)
+    HydraConfig.instance().set_config(cfg)
+    try:
+        assert run_job(lambda cfg, run_dir: pytest.fail("the job ran"), cfg) is None  # a failed trial
+    finally:
+        HydraConfig.instance().cfg = None
+    error = json.loads((tmp_path / "failure.json").read_text())["error"]
+    assert "optimized_metric=test/acc: a sweep may only choose by a validation metric" in error
+    with pytest.raises(ConfigError, match="may only choose by a validation metric"):
+        selection_metric(cfg)

@@ -21,7 +21,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from cnnlstm.engine.allocator import keep_freed_memory
-from cnnlstm.engine.atomic import remove_leftovers, storage_error, write_json
+from cnnlstm.engine.atomic import remove_leftovers, storage_error, write_atomic, write_json
 from cnnlstm.engine.builder import build, build_model, build_optimizer, build_scheduler
 from cnnlstm.engine.checkpoint import load_checkpoint, load_trained_model, load_weights, stored_config
 from cnnlstm.engine.config_keys import flatten
@@ -60,6 +60,7 @@ def run_job(job: Callable[[DictConfig, Path], dict], cfg: DictConfig, extra_keys
     run_dir, multirun = Path(hydra.runtime.output_dir), hydra.mode == RunMode.MULTIRUN
     try:
         refuse_unknown_keys(cfg, [str(o) for o in hydra.overrides.task], extra_keys)
+        name = selection_metric(cfg)
         metrics = job(cfg, run_dir)
     except TrainingInterrupted as e:
         log.warning("%s", e)
@@ -81,8 +82,17 @@ def run_job(job: Callable[[DictConfig, Path], dict], cfg: DictConfig, extra_keys
         return None
     if multirun:
         (run_dir / "failure.json").unlink(missing_ok=True)  # a rerun that succeeds clears an old failure
-    name = cfg.get("optimized_metric")
     return float(metrics[name]) if name and name in metrics else None
+
+
+def selection_metric(cfg: DictConfig) -> str | None:
+    """``optimized_metric``, what a sweeper chooses by: never a test metric, so no hyper-parameter
+    is chosen on the test split (the test split is scored once, at the end, and only reported)."""
+    name = cfg.get("optimized_metric")
+    if name is not None and not str(name).startswith(("best/val/", "val/")):
+        raise ConfigError(f"optimized_metric={name}: a sweep may only choose by a validation metric "
+                          "(best/val/<name>, e.g. best/${trainer.monitor}); the test split is for reporting")
+    return name
 
 
 def check_output_dirs(argv: list[str]) -> None:
@@ -165,7 +175,7 @@ def _train(cfg: DictConfig, run_dir: Path, trainer: Trainer, dist: Distributed) 
         start = time.perf_counter()
         state = trainer.fit(parts, task, data, state, run_dir, logger, config, dist, overrides=command_overrides())
         fit_seconds = time.perf_counter() - start
-        metrics = test(trainer, parts.model, task, data, run_dir) | {
+        metrics = test(trainer, parts.model, task, data, run_dir, logger if dist.is_main else None) | {
             "fit_seconds": fit_seconds,
             "train_samples_per_s": state.train_samples / max(state.train_seconds, 1e-9),
             "steps": state.step,
@@ -226,7 +236,8 @@ def finished_metrics(run_dir: Path) -> dict[str, float]:
 
 
 # what a run writes; a fresh start finds none of them, or moves them aside with trainer.overwrite=true
-RESULTS = ("checkpoints", "metrics.json", "config.yaml", "model_summary.txt", "tb", ".hydra", "samples.png")
+RESULTS = ("checkpoints", "metrics.json", "config.yaml", "model_summary.txt", "tb", ".hydra", "samples.png",
+           "attention.png", "confusion.csv", "per_class.csv")
 
 
 def make_room(run_dir: Path, overwrite: bool) -> None:
@@ -276,14 +287,27 @@ def write_hydra_record(run_dir: Path, cfg: DictConfig) -> None:
     (record / "hydra.yaml").write_text(OmegaConf.to_yaml({"hydra": hydra}))
 
 
-def test(trainer: Trainer, model, task, data, run_dir: Path) -> dict[str, float]:
-    """Score the test split once, with ``trainer.test_checkpoint`` (best, else last)."""
+def test(trainer: Trainer, model, task, data, run_dir: Path, logger=None) -> dict[str, float]:
+    """Score the test split once, with ``trainer.test_checkpoint`` (best, else last), and write the
+    task's report of it (e.g. ``confusion.csv``) beside the metrics (``logger``: the main process's)."""
     if not data.split_size("test"):
         return {}
     chosen = run_dir / "checkpoints" / f"{trainer.test_checkpoint}.pt"
     path = chosen if chosen.exists() else run_dir / "checkpoints" / "last.pt"
     load_weights(model, inference_weights(load_checkpoint(path, map_location=trainer.device)), path)
-    return trainer.evaluate(model, task, data, "test")
+    metrics = trainer.evaluate(model, task, data, "test")
+    if logger is not None:
+        write_report(task.test_report(model, data, trainer.limit_eval), run_dir, logger)
+    return metrics
+
+
+def write_report(report, out_dir: Path, logger=None) -> None:
+    """The task's test report: its files into ``out_dir`` (atomically), its images to the logger."""
+    for name, text in report.files.items():
+        write_atomic(out_dir / name, text.encode())
+    for tag, image in report.images.items():
+        if logger is not None:
+            logger.log_images(tag, image[None], 0)
 
 
 # --------------------------------------------------------------------------------- evaluation
@@ -324,4 +348,5 @@ def evaluate(ckpt_path: str | Path, overrides: list[str], out_dir: str | Path) -
     model, _ = load_trained_model(ckpt_path, data.model_args, trainer.device, ckpt=ckpt)
     metrics = trainer.evaluate(model, task, data, "test")
     write_json(out_dir / "metrics.json", metrics)
+    write_report(task.test_report(model, data, trainer.limit_eval), out_dir)
     return metrics

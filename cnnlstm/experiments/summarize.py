@@ -16,7 +16,11 @@ one with ``failure.json`` is ``failed`` (its one-line error is kept), one with n
   ``fit_seconds``, the count of ok jobs and of failed ones; failed and incomplete jobs again in a
   table of their own with their error line. A value the same for every job of a group is shown
   once, without ``± 0``.
-- ``summary.png``: the main metric per group, mean with std error bars and each job as a dot.
+  Beside the main metric: its 95 % confidence interval over the group's jobs (Student t:
+  ``mean ± t(0.975, n-1) s / sqrt(n)``), and with ``--baseline key=value`` the paired difference
+  to the baseline group (the jobs with ``key=value`` and the same other swept values), over the
+  seeds (and cross-validation folds, ``data.fold``) both share, with its own 95 % interval.
+- ``summary.png``: the main metric per group, mean with 95 % CI error bars and each job as a dot.
 """
 
 import argparse
@@ -29,6 +33,7 @@ import pandas as pd
 import yaml
 
 SEED = "seed"
+REPLICATES = (SEED, "data.fold")  # repetitions of one setting (seeds, cross-validation folds): never group keys
 MAIN_METRICS = ("test/acc", "test/psnr_masked", "test/psnr", "test/loss")
 STATUS_COLUMNS = ["job", "status", "error"]
 MISSING = "-"
@@ -112,7 +117,7 @@ def group_keys(table: pd.DataFrame, overrides: list[str]) -> list[str]:
 
     When only seeds vary, the constant overrides name the single group (or none: one "all" row).
     """
-    keys = [k for k in overrides if k != SEED]
+    keys = [k for k in overrides if k not in REPLICATES]
     swept = [k for k in keys if table[k].nunique() > 1]
     return swept or keys
 
@@ -132,6 +137,37 @@ def summary_columns(metric: str, metrics: list[str]) -> list[str]:
     return [metric] + tests + [m for m in ("params", "fit_seconds") if m in metrics and m != metric]
 
 
+def confidence_interval(values) -> tuple[float, float] | None:
+    """The 95 % Student-t interval of the mean of ``values`` (None for fewer than two)."""
+    from scipy import stats
+
+    values = pd.to_numeric(pd.Series(values), errors="coerce").dropna()
+    if len(values) < 2:
+        return None
+    half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values))
+    return values.mean() - half, values.mean() + half
+
+
+def interval_text(values) -> str:
+    ci = confidence_interval(values)
+    return MISSING if ci is None else f"[{number(ci[0])}, {number(ci[1])}]"
+
+
+def paired_difference(group: pd.DataFrame, baseline: pd.DataFrame, metric: str) -> str:
+    """``+0.03 [0.01, 0.05] (n=5)``: mean and 95 % CI of the per-seed differences to the baseline."""
+    pair_on = [k for k in REPLICATES if k in group]
+    if group is baseline or not pair_on:
+        return MISSING
+    mine = group.set_index(pair_on)[metric].apply(pd.to_numeric, errors="coerce")
+    theirs = baseline.set_index(pair_on)[metric].apply(pd.to_numeric, errors="coerce")
+    diffs = (mine - theirs.reindex(mine.index)).dropna()
+    if diffs.empty:
+        return MISSING
+    ci = confidence_interval(diffs)
+    shown = f"{diffs.mean():+.4g}" + (f" [{ci[0]:+.3g}, {ci[1]:+.3g}]" if ci else "")
+    return f"{shown} (n={len(diffs)})"
+
+
 def mean_std(values: pd.Series) -> str:
     values = pd.to_numeric(values, errors="coerce").dropna()
     if values.empty:
@@ -146,18 +182,32 @@ def number(value: float) -> str:
     return f"{int(value):,}" if float(value).is_integer() and abs(value) < 1e15 else f"{value:.4g}"
 
 
-def grouped(table: pd.DataFrame, keys: list[str], columns: list[str]) -> pd.DataFrame:
-    """A row per group: the keys, ``mean ± std`` of each column over its ok jobs, ``jobs`` (ok),
-    ``failed`` (failed or incomplete), and for the plot ``_mean``, ``_std``, ``_values``."""
-    rows = []
+def grouped(table: pd.DataFrame, keys: list[str], columns: list[str],
+            baseline: tuple[str, str] | None = None) -> pd.DataFrame:
+    """A row per group: the keys, ``mean ± std`` of each column over its ok jobs (the main one
+    followed by its 95 % CI and, with a ``baseline``, the paired difference to it), ``jobs`` (ok),
+    ``failed`` (failed or incomplete), and for the plot ``_mean``, ``_ci``, ``_values``."""
+    ok_jobs = table[table.status == "ok"]
+    rows, extra = [], (["95% CI"] if columns else []) + ([f"Δ vs {baseline[0]}={baseline[1]}"] if baseline else [])
     for values, group in table.groupby(keys, sort=False) if keys else [((), table)]:
         values = values if isinstance(values, tuple) else (values,)
         ok = group[group.status == "ok"]
         numbers = pd.to_numeric(ok[columns[0]], errors="coerce").dropna() if columns else pd.Series(dtype=float)
-        rows.append(dict(zip(keys, values)) | {c: mean_std(ok[c]) for c in columns}
-                    | {"jobs": len(ok), "failed": len(group) - len(ok), "_mean": numbers.mean(),
-                       "_std": numbers.std(ddof=1), "_values": list(numbers)})
-    return pd.DataFrame(rows, columns=keys + columns + ["jobs", "failed", "_mean", "_std", "_values"])
+        row = dict(zip(keys, values)) | {c: mean_std(ok[c]) for c in columns}
+        if columns:
+            row["95% CI"] = interval_text(numbers)
+        if baseline:
+            key, value = baseline
+            same = (ok_jobs[key].astype(str) == value) & pd.concat(
+                [ok_jobs[k].astype(str) == str(v) for k, v in zip(keys, values) if k != key] or
+                [pd.Series(True, index=ok_jobs.index)], axis=1).all(axis=1)
+            base = ok_jobs[same]
+            row[extra[-1]] = MISSING if str(dict(zip(keys, values)).get(key)) == value else paired_difference(
+                ok, base, columns[0])
+        rows.append(row | {"jobs": len(ok), "failed": len(group) - len(ok), "_mean": numbers.mean(),
+                           "_ci": confidence_interval(numbers), "_values": list(numbers)})
+    ordered = keys + columns[:1] + extra + columns[1:]
+    return pd.DataFrame(rows, columns=ordered + ["jobs", "failed", "_mean", "_ci", "_values"])
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
@@ -179,17 +229,18 @@ def label(row: pd.Series, keys: list[str]) -> str:
 
 def write_markdown(path: Path, root: Path, table: pd.DataFrame, groups: pd.DataFrame, keys: list[str],
                    columns: list[str]) -> str:
+    columns = [c for c in groups.columns if c not in keys and c not in ("jobs", "failed", "_mean", "_ci", "_values")]
     n_seeds = table.loc[table.status == "ok", SEED].nunique() if SEED in table else 0
     ok, bad = table[table.status == "ok"], table[table.status != "ok"]
     text = [f"# Summary of `{root.as_posix()}`", "",
             f"{len(table)} jobs: {len(ok)} ok, {(table.status == 'failed').sum()} failed, "
             f"{(table.status == 'incomplete').sum()} incomplete. {grouping(table, keys)}; "
-            f"mean ± std (sample std) over the jobs of a group"
+            f"mean ± std (sample std) over the jobs of a group, 95 % CI of the mean (Student t)"
             + (f"; seeds: {n_seeds}." if n_seeds else "."), ""]
     shown = keys + columns + ["jobs"] + (["failed"] if len(bad) else [])
     text += [markdown_table(groups[shown]) if len(ok) else "No job finished.", ""]
     if len(bad):
-        shown = [k for k in table.columns[3:] if k in keys or k == SEED]
+        shown = [k for k in table.columns[3:] if k in keys or k in REPLICATES]
         failed = bad[["job"] + shown + ["status", "error"]]
         text += ["## Failed or incomplete jobs", "", markdown_table(failed), ""]
     path.write_text("\n".join(text))
@@ -214,8 +265,8 @@ def write_plot(path: Path, groups: pd.DataFrame, keys: list[str], metric: str, t
     width = max(4.0, 1.1 * len(labels) + 1.5)
     fig, ax = plt.subplots(figsize=(width, 4.5), constrained_layout=True)
     x = range(len(labels))
-    std = [0.0 if math.isnan(s) else s for s in groups["_std"]]
-    ax.errorbar(x, groups["_mean"], yerr=std, fmt="o", capsize=5, color="C0", label="mean ± std")
+    half = [0.0 if ci is None else (ci[1] - ci[0]) / 2 for ci in groups["_ci"]]
+    ax.errorbar(x, groups["_mean"], yerr=half, fmt="o", capsize=5, color="C0", label="mean, 95 % CI")
     for i, values in zip(x, groups["_values"]):
         ax.plot([i] * len(values), values, ".", color="C1", alpha=0.6)
     ax.plot([], [], ".", color="C1", label="jobs")
@@ -229,7 +280,7 @@ def write_plot(path: Path, groups: pd.DataFrame, keys: list[str], metric: str, t
     plt.close(fig)
 
 
-def summarize(root: str | Path, metric: str | None = None) -> str:
+def summarize(root: str | Path, metric: str | None = None, baseline: str | None = None) -> str:
     """Write summary.csv, summary.md and summary.png into ``root``; returns the Markdown."""
     root = Path(root)
     if not root.is_dir():
@@ -241,7 +292,13 @@ def summarize(root: str | Path, metric: str | None = None) -> str:
         raise KeyError(f"metric {metric!r} is in no metrics.json; there are: {', '.join(metrics) or 'none'}")
     keys = group_keys(table, overrides)
     columns = summary_columns(metric, metrics) if metric else []
-    groups = grouped(table, keys, columns)
+    base = None
+    if baseline is not None:
+        key, eq, value = baseline.partition("=")
+        if not eq or key not in keys:
+            raise KeyError(f"--baseline {baseline}: expected key=value with a swept key ({', '.join(keys) or 'none'})")
+        base = (key, value)
+    groups = grouped(table, keys, columns, base)
     text = write_markdown(root / "summary.md", root, table, groups, keys, columns)
     if columns and groups["_values"].map(len).any():
         write_plot(root / "summary.png", groups[groups.jobs > 0], keys, metric, f"{root.as_posix()}: {metric}")
@@ -252,9 +309,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cnnlstm.experiments.summarize", description=__doc__.split("\n")[0])
     parser.add_argument("dir", help="a multirun directory (or a study directory holding several sweeps)")
     parser.add_argument("--metric", help=f"main metric for the plot (default: the first of {', '.join(MAIN_METRICS)})")
+    parser.add_argument("--baseline", help="key=value of the group the others are compared with, seed by seed")
     args = parser.parse_args(argv)
     try:
-        text = summarize(args.dir, args.metric)
+        text = summarize(args.dir, args.metric, args.baseline)
     except (FileNotFoundError, KeyError) as e:
         print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
         return 2

@@ -1,7 +1,7 @@
 """What a task is to the trainer: how to call the model on a batch, the loss, and the metrics."""
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -15,6 +15,14 @@ class StepOutput:
 
     loss: torch.Tensor
     outputs: torch.Tensor
+
+
+@dataclass
+class TestReport:
+    """What a task reports about the test split besides its metrics (see :meth:`Task.test_report`)."""
+
+    files: dict[str, str] = field(default_factory=dict)
+    images: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 class Task(nn.Module, ABC):
@@ -57,6 +65,11 @@ class Task(nn.Module, ABC):
     def on_validation_end(self, model: nn.Module, data, logger, step: int, run_dir: Path) -> None:
         """Hook after each validation (on the main process), e.g. to log sample images or write
         files such as ``samples.png`` into ``run_dir``; the default does nothing."""
+
+    def test_report(self, model: nn.Module, data, max_batches: int | None = None) -> "TestReport":
+        """Files (name -> text) and images (tag -> ``(C, H, W)``) that describe the test split's
+        results beyond the metrics, written by the run beside ``metrics.json``; the default: none."""
+        return TestReport()
 
     def predict(self, outputs: torch.Tensor) -> torch.Tensor:
         """The task's prediction from model outputs (class ids, images ...)."""

@@ -1,12 +1,16 @@
 """Sequence classification: one label per sequence, binary (1 logit) or multi-class (K logits)."""
 
+import itertools
+
 import torch
 import torch.nn.functional as F
+from torch import nn
 from torchmetrics import MeanMetric, MetricCollection
 
 from cnnlstm.arguments import Probability, checked
 from cnnlstm.errors import DataError
-from cnnlstm.tasks.base import StepOutput, Task
+from cnnlstm.nn.masking import IGNORE_LABEL
+from cnnlstm.tasks.base import StepOutput, Task, TestReport
 
 
 class Classification(Task):
@@ -43,6 +47,32 @@ class Classification(Task):
         metrics = super().metrics()
         metrics.add_metrics({"acc": MeanMetric()})
         return metrics
+
+    @torch.no_grad()
+    def test_report(self, model: nn.Module, data, max_batches: int | None = None) -> TestReport:
+        """``confusion.csv`` (rows: true class, columns: predicted), ``per_class.csv`` (count and
+        accuracy of each class) and the row-normalised confusion matrix as an image."""
+        model.eval()
+        counts = None
+        for batch in itertools.islice(data.batches("test"), max_batches):
+            out = self.step(model, batch).outputs
+            y, pred = batch["y"].flatten(), self.predict(out).flatten()
+            valid = y != IGNORE_LABEL  # padding frames of frame labelling
+            k = max(2, out.shape[-1])
+            pairs = torch.bincount(y[valid] * k + pred[valid], minlength=k * k).reshape(k, k).cpu()
+            counts = pairs if counts is None else counts + pairs
+        if counts is None:
+            return TestReport()
+        names = [str(c) for c in getattr(data, "classes", None) or range(counts.shape[0])]
+        confusion = "true\\predicted," + ",".join(names) + "\n" + "".join(
+            f"{name}," + ",".join(str(int(v)) for v in row) + "\n" for name, row in zip(names, counts))
+        totals = counts.sum(1)
+        per_class = "class,n,acc\n" + "".join(
+            f"{name},{int(n)},{(counts[i, i] / n).item() if n else float('nan'):.4f}\n"
+            for i, (name, n) in enumerate(zip(names, totals)))
+        share = counts.float() / totals.clamp_min(1)[:, None]  # (K, K), rows sum to 1
+        image = share.repeat_interleave(16, 0).repeat_interleave(16, 1)[None].expand(3, -1, -1)
+        return TestReport({"confusion.csv": confusion, "per_class.csv": per_class}, {"test/confusion": image})
 
     def correct(self, outputs: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """1.0 for each correctly predicted target, 0.0 otherwise (what ``acc`` averages)."""

@@ -1,0 +1,169 @@
+"""Rerun a committed study from its one config and refresh its results, stamped with provenance.
+
+    python -m cnnlstm.experiments.reproduce cnn_lstm_sizes      # or: make reproduce STUDY=cnn_lstm_sizes
+    python -m cnnlstm.experiments.reproduce cnn_lstm_sizes --check   # do the committed results match?
+
+A study is ``experiments/studies/<name>.yaml``: its sweeps (each the ``train.py -m`` arguments of
+one part; the experiment config named there carries the rest in ``hydra.sweeper.params``) and how
+to summarize them (``metric``, ``baseline``). Reproducing runs every sweep into
+``multirun/<name>/<part>``, summarizes the study directory and copies ``summary.{md,csv,png}`` into
+``experiments/results/<name>/`` with ``provenance.json``: the git commit, the date, the machine,
+torch's version, the wall time, and a hash of each job's fully composed config. ``--check``
+recomposes the jobs from the current code and configs and compares the hashes: committed results
+that the command would no longer produce are stale (the test suite requires them marked so).
+"""
+
+import argparse
+import hashlib
+import itertools
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+STUDIES = ROOT / "experiments" / "studies"
+RESULTS = ROOT / "experiments" / "results"
+STALE_MARK = "**stale**"
+
+
+def load_study(name: str) -> dict:
+    path = STUDIES / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in STUDIES.glob("*.yaml")))
+        raise FileNotFoundError(f"no study {name!r} (experiments/studies/{name}.yaml); the studies: {known}")
+    return yaml.safe_load(path.read_text())
+
+
+def _compose(overrides: list[str], hydra: bool = False):
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return compose(config_name="config", overrides=overrides, return_hydra_config=hydra)
+
+
+def sweep_jobs(arguments: list[str]) -> list[list[str]]:
+    """The override list of every job of one ``train.py -m`` sweep, as Hydra's basic sweeper
+    expands it: the experiment's ``hydra.sweeper.params`` with the command line's keys replacing
+    theirs, the cartesian product of every swept value."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    given = {o.key_or_group: o for o in parser.parse_overrides(arguments)}
+    fixed = [o.input_line for o in given.values() if not o.is_sweep_override()]
+    params = dict(_compose(fixed, hydra=True).hydra.sweeper.params or {})
+    swept = [parser.parse_overrides([f"{k}={v}"])[0] for k, v in params.items() if k not in given] + list(given.values())
+    axes = [[f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()] if o.is_sweep_override()
+            else [o.input_line] for o in swept]
+    return [list(job) for job in itertools.product(*axes)]
+
+
+def config_hash(overrides: list[str]) -> str:
+    """sha256 of the job's composed config (without ``hydra``), interpolations resolved."""
+    from omegaconf import OmegaConf
+
+    text = OmegaConf.to_yaml(_compose(overrides), resolve=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def study_jobs(study: dict) -> dict[str, list[list[str]]]:
+    return {part: sweep_jobs([str(a) for a in arguments]) for part, arguments in study["sweeps"].items()}
+
+
+def current_hashes(study: dict) -> list[dict]:
+    return [{"part": part, "overrides": job, "config_sha256": config_hash(job)}
+            for part, jobs in study_jobs(study).items() for job in jobs]
+
+
+def stale_reasons(name: str) -> list[str]:
+    """Why the committed results of ``name`` are not what its command would produce now (empty: current)."""
+    provenance = RESULTS / name / "provenance.json"
+    if not provenance.is_file():
+        return [f"experiments/results/{name} has no provenance.json"]
+    committed = {json.dumps(j["overrides"]): j["config_sha256"] for j in json.loads(provenance.read_text())["jobs"]}
+    now = {json.dumps(j["overrides"]): j["config_sha256"] for j in current_hashes(load_study(name))}
+    reasons = [f"job {k} is no longer in the study" for k in committed if k not in now]
+    reasons += [f"job {k} is new" for k in now if k not in committed]
+    reasons += [f"job {k} now composes another config" for k in now if k in committed and now[k] != committed[k]]
+    return reasons
+
+
+def machine() -> dict:
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {"cpu": cpu, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "gpu": gpu,
+            "torch": torch.__version__, "python": platform.python_version()}
+
+
+def git_commit() -> dict:
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+    return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+
+
+def reproduce(name: str, extra: list[str] | None = None) -> Path:
+    """Run every sweep of the study, summarize it, refresh ``experiments/results/<name>/``."""
+    from cnnlstm.experiments.summarize import summarize
+
+    study, start, commit = load_study(name), time.time(), git_commit()  # before anything is rewritten
+    jobs = current_hashes(study)  # fails early on a study that does not compose
+    sweep_root = ROOT / "multirun" / name
+    if sweep_root.exists():
+        shutil.move(str(sweep_root), str(sweep_root.with_name(f"{name}.replaced-{time.strftime('%Y%m%d-%H%M%S')}")))
+    for part, arguments in study["sweeps"].items():
+        command = [sys.executable, "train.py", "-m", *map(str, arguments), *(extra or []),
+                   f"hydra.sweep.dir={sweep_root / part}"]
+        print("+", " ".join(command[1:]), flush=True)
+        subprocess.run(command, cwd=ROOT, check=True)
+    options = study.get("summarize") or {}
+    summarize(sweep_root, options.get("metric"), options.get("baseline"))
+    out = RESULTS / name
+    out.mkdir(parents=True, exist_ok=True)
+    for file in ("summary.md", "summary.csv", "summary.png"):
+        if (sweep_root / file).exists():
+            shutil.copy(sweep_root / file, out / file)
+    provenance = commit | {
+        "study": name, "command": f"python -m cnnlstm.experiments.reproduce {name}",
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "machine": machine(),
+        "wall_seconds": round(time.time() - start, 1), "extra_overrides": extra or [], "jobs": jobs}
+    (out / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cnnlstm.experiments.reproduce", description=__doc__.split("\n")[0])
+    parser.add_argument("study", help=f"one of: {', '.join(sorted(p.stem for p in STUDIES.glob('*.yaml')))}")
+    parser.add_argument("--check", action="store_true", help="only compare the committed provenance with the current code")
+    parser.add_argument("overrides", nargs="*", help="extra key=value for every job (e.g. a launcher); recorded")
+    args = parser.parse_args(argv)
+    try:
+        if args.check:
+            reasons = stale_reasons(args.study)
+            print("\n".join(reasons) or f"experiments/results/{args.study} is what its command produces now")
+            return 1 if reasons else 0
+        out = reproduce(args.study, args.overrides)
+    except (FileNotFoundError, subprocess.CalledProcessError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"refreshed {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Committed results are what their study's command produces now, or are marked stale."""
+
+import json
+
+import pytest
+
+from cnnlstm.experiments.reproduce import RESULTS, STALE_MARK, STUDIES, config_hash, main, stale_reasons, sweep_jobs
+
+STUDY_NAMES = sorted(p.stem for p in STUDIES.glob("*.yaml"))
+
+
+def marked_stale(readme) -> bool:
+    return readme.is_file() and STALE_MARK in readme.read_text().splitlines()[0]
+
+
+@pytest.mark.parametrize("name", STUDY_NAMES)
+def test_committed_results_are_current_or_marked_stale(name):
+    reasons = stale_reasons(name)
+    assert not reasons or marked_stale(RESULTS / name / "README.md"), (
+        f"experiments/results/{name} no longer matches its command ({reasons[:3]}): rerun "
+        f"`python -m cnnlstm.experiments.reproduce {name}` or put {STALE_MARK} in the first line of its README")
+
+
+def test_results_without_a_study_are_marked_stale():
+    for folder in (p for p in RESULTS.iterdir() if p.is_dir() and p.name not in STUDY_NAMES):
+        first = next(iter(sorted(folder.glob("*.md"))), None)
+        assert first is not None and STALE_MARK in first.read_text().splitlines()[0], folder
+
+
+def test_a_sweep_expands_like_hydras_basic_sweeper():
+    jobs = sweep_jobs(["experiment=cnn_lstm_sizes", "model.hidden_size=10,50", "seed=0"])
+    assert len(jobs) == 3 * 2  # conv_channels from the experiment's params x the command line's hidden sizes
+    assert all("seed=0" in job and "experiment=cnn_lstm_sizes" in job for job in jobs)
+    assert sorted(j for job in jobs for j in job if j.startswith("model.conv_channels")) == sorted(
+        ["model.conv_channels=[2]", "model.conv_channels=[8]", "model.conv_channels=[16,16]"] * 2)
+
+
+def test_the_hash_follows_the_composed_config_not_the_spelling():
+    base = ["experiment=cnn_lstm_sizes", "seed=0"]
+    assert config_hash(base) == config_hash(list(reversed(base)))
+    assert config_hash(base) != config_hash([*base, "model.hidden_size=11"])
+
+
+def test_check_reports_a_changed_config(tmp_path, monkeypatch, capsys):
+    import cnnlstm.experiments.reproduce as reproduce
+
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "provenance.json").write_text(json.dumps(
+        {"jobs": [{"part": "p", "overrides": ["experiment=cnn_lstm_sizes", "seed=0"], "config_sha256": "0" * 64}]}))
+    (tmp_path / "studies").mkdir()
+    (tmp_path / "studies" / "s.yaml").write_text("sweeps:\n  p: [experiment=cnn_lstm_sizes, seed=0, model.hidden_size=10]\n")
+    monkeypatch.setattr(reproduce, "RESULTS", tmp_path)
+    monkeypatch.setattr(reproduce, "STUDIES", tmp_path / "studies")
+    assert main(["s", "--check"]) == 1
+    out = capsys.readouterr().out
+    assert "is no longer in the study" in out or "now composes another config" in out
