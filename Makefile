@@ -23,8 +23,8 @@ train: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q $(ARGS)
 
-lint: $(STAMP)
-	$(PY) -m ruff check cnnlstm tests train.py eval.py
+lint: $(STAMP)  # every Python file of the repository: cnnlstm tests hydra_plugins experiments scripts train.py eval.py
+	$(PY) -m ruff check .
 
 tensorboard: $(STAMP)
 	$(VENV)/bin/tensorboard --logdir outputs --bind_all

@@ -1,16 +1,23 @@
 """Every config in conf/ composes, and every buildable one instantiates."""
 
+import logging
+import re
+
 import pytest
 import torch
 from conftest import CONF, compose_config
+from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from cnnlstm.engine.builder import build, build_optimizer, build_scheduler
-from cnnlstm.engine.run import build_parts
+from cnnlstm.engine.run import build_parts, train
 
 # data options are built with a model that fits them (the default model reads video frames)
 DATA_MODEL = {"japanese_vowels": "cldnn", "uea": "cldnn", "lookahead": "cldnn_streaming",
-              "wav_folder": "cldnn_paper", "mnist": "denoiser", "image_folder": "denoiser"}
+              "wav_folder": "cldnn_paper", "tones": "cldnn_paper", "mnist": "denoiser", "image_folder": "denoiser"}
+MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml"))
+DATA = sorted(p.stem for p in (CONF / "data").glob("*.yaml"))
+TONES = "cnnlstm.data.make_tones.tone_folder_data"
 BUILT = {"model", "data", "task", "trainer", "optimizer", "scheduler", "logger"}
 SKIP = {"hydra", "local"}
 
@@ -59,6 +66,8 @@ def test_config_composes_and_builds(group, name, tmp_path):
         pytest.skip(f"{group}={name} needs {', '.join(missing)}, not in conf/ on this branch")
     pair = [f"model={DATA_MODEL[name]}"] if group == "data" and name in DATA_MODEL else []
     cfg = compose_config(f"{group}={name}", *pair, "trainer.device=cpu")
+    if cfg.data._target_ == TONES:
+        cfg.data.root = str(tmp_path / "tones")  # generated on first use: not into the working directory
     top = group.split("/")[0]
     if top not in BUILT and top not in ("experiment", "debug"):
         return  # launchers and sweepers: composing is what can be checked without running them
@@ -79,3 +88,103 @@ def test_config_composes_and_builds(group, name, tmp_path):
     with torch.no_grad():
         out = model(*args, **kwargs)
     assert torch.isfinite(out).all()
+
+
+def choices(*overrides: str) -> dict[str, str]:
+    """The group choices Hydra makes for these overrides (hydra.runtime.choices)."""
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return dict(compose(config_name="config", overrides=list(overrides), return_hydra_config=True).hydra.runtime.choices)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_every_model_says_what_it_changes(name):
+    """Each model config's header names every group it (and the data it picks) chooses, and --cfg job."""
+    header = (CONF / "model" / f"{name}.yaml").read_text().split("defaults:")[0]
+    assert "--cfg job" in header
+    picked = choices(f"model={name}")
+    for group in ("data", "task", "trainer", "optimizer", "scheduler"):
+        assert f"{group}={picked[group]}" in header, f"conf/model/{name}.yaml does not say {group}={picked[group]}"
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_presets_inherit_and_list_only_what_differs(name):
+    """A preset built on another model file (``defaults: [base, ...]``) sets only the keys that differ."""
+    own = OmegaConf.load(CONF / "model" / f"{name}.yaml")
+    bases = [d for d in own.get("defaults", []) if isinstance(d, str) and d != "_self_"]
+    if not bases:
+        return
+    base, preset = compose_config(f"model={bases[0]}").model, compose_config(f"model={name}").model
+    assert set(own) - {"defaults"} == {k for k in preset if k not in base or base[k] != preset[k]}
+
+
+def test_cldnn_paper_choices():
+    """cldnn_paper inherits model=cldnn but not its tuned training setting, and runs offline (data=tones)."""
+    picked = choices("model=cldnn_paper")
+    assert [picked[g] for g in ("data", "task", "trainer", "optimizer", "scheduler")] == [
+        "tones", "classification", "default", "adam", "cosine"]
+    assert "cldnn" in OmegaConf.load(CONF / "model" / "cldnn_paper.yaml").defaults
+
+
+def debug_pairs() -> list[tuple[str, str]]:
+    """``(model, data)`` for every model with its own data, and every data with the model that fits it."""
+    pairs = [(m, None) for m in MODELS]
+    return pairs + [(DATA_MODEL.get(d, "cnn_lstm"), d) for d in DATA]
+
+
+@pytest.mark.parametrize("model,data", debug_pairs())
+@pytest.mark.parametrize("debug", sorted(p.stem for p in (CONF / "debug").glob("*.yaml")))
+def test_debug_modes_fit_every_model_and_data(model, data, debug, tmp_path):
+    """debug=... only changes trainer (and logger) keys, so it composes and builds with anything."""
+    chosen = [f"model={model}"] + ([f"data={data}"] if data else [])
+    plain, cfg = compose_config(*chosen), compose_config(*chosen, f"debug={debug}")
+    for key in cfg:
+        if key not in ("trainer", "logger"):
+            assert cfg[key] == plain[key], f"debug={debug} changes {key}"
+    t = cfg.trainer  # a short run on any data: a step limit, or few epochs of few batches
+    assert 0 < (t.max_steps if t.max_steps > 0 else t.max_epochs * (t.overfit_batches or 10**9)) <= 100
+    build(cfg.trainer, "trainer")  # the data, task and model are those test_config_composes_and_builds builds
+    build(cfg.logger, "logger", log_dir=str(tmp_path / "tb")).close()
+
+
+# Smaller data for the end-to-end debug runs (the debug config itself has only trainer keys): the
+# models at their preset sizes, a few steps each, about a minute for all on the 2-core CPU.
+SMALL = {
+    "cnn_lstm": ["data.size=16", "data.seq_len=8", "data.n_val=16", "data.n_test=16", "data.batch_size=8"],
+    "cnn_lstm_large": ["data.size=16", "data.seq_len=8", "data.n_val=16", "data.n_test=16", "data.batch_size=4"],
+    "cldnn": ["data.batch_size=8"],
+    "cldnn_streaming": ["data.batch_size=8"],
+    "cldnn_paper": ["data.files_per_class=4", "data.length=1600", "data.batch_size=2"],
+    "denoiser": ["data.n_train=64", "data.n_val=16", "data.n_test=16", "data.batch_size=8"],
+    "conv_autoencoder": ["data.n_train=64", "data.n_val=16", "data.n_test=16", "data.batch_size=8"],
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", MODELS)
+def test_debug_default_runs_every_model(model, tmp_path):
+    """``python train.py model=X debug=default`` trains its 4 steps, validates and tests, for every model."""
+    overrides = [f"model={model}", "debug=default", *SMALL.get(model, [])]
+    cfg = compose_config(*overrides)
+    if cfg.data._target_ == TONES:
+        cfg.data.root = str(tmp_path / "tones")
+    metrics = train(cfg, tmp_path / "run")
+    assert metrics["steps"] == 4 and (tmp_path / "run" / "metrics.json").is_file()
+    assert all(torch.isfinite(torch.tensor(v)) for v in metrics.values())
+
+
+@pytest.mark.slow
+def test_debug_overfit_drives_the_training_loss_to_zero(tmp_path, caplog):
+    """debug=overfit on the tutorial model (smaller frames): the loss on its one batch falls close to 0."""
+    cfg = compose_config("debug=overfit", "logger=none", "trainer.device=cpu", *SMALL["cnn_lstm"])
+    with caplog.at_level(logging.INFO):
+        metrics = train(cfg, tmp_path)
+    losses = [float(m) for m in re.findall(r"step \d+/\d+ loss=([0-9.e+-]+)", caplog.text)]
+    assert metrics["steps"] == cfg.trainer.max_epochs and len(losses) >= 3
+    assert losses[-1] < 0.05 < losses[0]
+
+
+@pytest.mark.slow
+def test_debug_profile_writes_a_trace(tmp_path):
+    cfg = compose_config("debug=profile", "trainer.device=cpu", *SMALL["cnn_lstm"])
+    train(cfg, tmp_path)
+    assert list((tmp_path / "tb").glob("*.pt.trace.json"))

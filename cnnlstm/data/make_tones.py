@@ -45,6 +45,34 @@ def make_tone_folder(root: str | Path, per_class: PositiveInt = 20, freqs=FREQS,
     return names
 
 
+@checked
+def tone_folder_data(root: str = "data/tones", files_per_class: PositiveInt = 20, seed: int = 0, **wav_folder):
+    """``data=tones``: a :class:`WavFolder` over a tone folder, written at ``root`` on first use.
+
+    An existing ``root`` is read as it is. A new one is written into a temporary sibling and
+    renamed into place, so jobs starting together (a sweep, DDP ranks) never read a half-written
+    folder. ``wav_folder`` holds the WavFolder options (``sample_rate`` is also the files' rate).
+    """
+    import shutil
+    import tempfile
+
+    from cnnlstm.data.wav_folder import WavFolder
+
+    path = Path(root)
+    if not path.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+        try:
+            make_tone_folder(tmp, files_per_class, sample_rate=wav_folder.get("sample_rate", 16000), seed=seed)
+            tmp.rename(path)
+        except OSError:
+            if not path.is_dir():  # not another job's folder renamed into place first
+                raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return WavFolder(str(path), **wav_folder)
+
+
 class OneLineParser(argparse.ArgumentParser):
     """argparse that reports bad arguments as the project's one ``error: ...`` line, exit 2."""
 
