@@ -4,7 +4,15 @@ import json
 
 import pytest
 
-from cnnlstm.experiments.reproduce import RESULTS, STALE_MARK, STUDIES, config_hash, main, stale_reasons, sweep_jobs
+from cnnlstm.experiments.reproduce import (
+    RESULTS,
+    STALE_MARK,
+    STUDIES,
+    config_hash,
+    main,
+    stale_reasons,
+    sweep_jobs,
+)
 
 STUDY_NAMES = sorted(p.stem for p in STUDIES.glob("*.yaml"))
 
