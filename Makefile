@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 ARGS ?=
 DIR ?=
 
-.PHONY: install train test test-all lint tensorboard bench diagram summarize clean
+.PHONY: install train test test-all lint tensorboard bench diagram summarize reproduce clean
 
 install: $(STAMP)
 
@@ -37,6 +37,10 @@ diagram: $(STAMP)
 
 summarize: $(STAMP)
 	$(PY) -m cnnlstm.experiments.summarize $(DIR)
+
+# rerun a committed study and refresh experiments/results/$(STUDY)/ with provenance.json
+reproduce: $(STAMP)
+	$(PY) -m cnnlstm.experiments.reproduce $(STUDY) $(ARGS)
 
 clean:
 	rm -rf outputs multirun .pytest_cache
