@@ -33,9 +33,12 @@ def test_two_ranks_equal_one_process_with_double_batch_and_resume(tmp_path):
     result = torchrun(pair, "data.batch_size=8", "trainer.max_steps=2")
     assert result.returncode == 0, result.stderr[-2000:]
     assert sorted(p.name for p in pair.iterdir() if not p.name.startswith(".")) == [
-        "checkpoints", "config.yaml", "metrics.json", "model_summary.txt", "train.log"]
+        "checkpoints", "config.yaml", "confusion.csv", "metrics.json", "model_summary.txt", "per_class.csv",
+        "train.log"]
     for key, value in weights(single).items():
         torch.testing.assert_close(weights(pair)[key], value, rtol=1e-5, atol=1e-6, msg=key)
+    for name in ("confusion.csv", "per_class.csv"):  # both ranks' shares of the test split, summed
+        assert (pair / name).read_text() == (single / name).read_text()
     # rerunning in the same directory with more steps resumes from last.pt on both ranks
     result = torchrun(pair, "data.batch_size=8", "trainer.max_steps=4")
     assert result.returncode == 0, result.stderr[-2000:]

@@ -36,7 +36,7 @@ def test_limit_eval_batches_caps_validation_and_test(tmp_path, monkeypatch):
                          "trainer.limit_eval_batches=2")
     train(cfg, tmp_path)
     assert [s for s in seen if s[0] == "val"] == [("val", 8)] * 2
-    assert [s for s in seen if s[0] == "test"] == [("test", 8)] * 2
+    assert [s for s in seen if s[0] == "test"] == [("test", 8)] * 4  # metrics, then the confusion report
 
 
 def test_profile_writes_a_trace_for_tensorboard(tmp_path):

@@ -175,7 +175,7 @@ def _train(cfg: DictConfig, run_dir: Path, trainer: Trainer, dist: Distributed) 
         start = time.perf_counter()
         state = trainer.fit(parts, task, data, state, run_dir, logger, config, dist, overrides=command_overrides())
         fit_seconds = time.perf_counter() - start
-        metrics = test(trainer, parts.model, task, data, run_dir, logger if dist.is_main else None) | {
+        metrics = test(trainer, parts.model, task, data, run_dir, logger, dist) | {
             "fit_seconds": fit_seconds,
             "train_samples_per_s": state.train_samples / max(state.train_seconds, 1e-9),
             "steps": state.step,
@@ -287,17 +287,18 @@ def write_hydra_record(run_dir: Path, cfg: DictConfig) -> None:
     (record / "hydra.yaml").write_text(OmegaConf.to_yaml({"hydra": hydra}))
 
 
-def test(trainer: Trainer, model, task, data, run_dir: Path, logger=None) -> dict[str, float]:
+def test(trainer: Trainer, model, task, data, run_dir: Path, logger, dist: Distributed) -> dict[str, float]:
     """Score the test split once, with ``trainer.test_checkpoint`` (best, else last), and write the
-    task's report of it (e.g. ``confusion.csv``) beside the metrics (``logger``: the main process's)."""
+    task's report of it (e.g. ``confusion.csv``) beside the metrics (main process only)."""
     if not data.split_size("test"):
         return {}
     chosen = run_dir / "checkpoints" / f"{trainer.test_checkpoint}.pt"
     path = chosen if chosen.exists() else run_dir / "checkpoints" / "last.pt"
     load_weights(model, inference_weights(load_checkpoint(path, map_location=trainer.device)), path)
     metrics = trainer.evaluate(model, task, data, "test")
-    if logger is not None:
-        write_report(task.test_report(model, data, trainer.limit_eval), run_dir, logger)
+    report = task.test_report(model, data, trainer.limit_eval, reduce=dist.sum_)  # a collective: every rank
+    if dist.is_main:
+        write_report(report, run_dir, logger)
     return metrics
 
 

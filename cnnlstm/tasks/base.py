@@ -66,9 +66,10 @@ class Task(nn.Module, ABC):
         """Hook after each validation (on the main process), e.g. to log sample images or write
         files such as ``samples.png`` into ``run_dir``; the default does nothing."""
 
-    def test_report(self, model: nn.Module, data, max_batches: int | None = None) -> "TestReport":
+    def test_report(self, model: nn.Module, data, max_batches: int | None = None, reduce=None) -> "TestReport":
         """Files (name -> text) and images (tag -> ``(C, H, W)``) that describe the test split's
-        results beyond the metrics, written by the run beside ``metrics.json``; the default: none."""
+        results beyond the metrics, written by the run beside ``metrics.json``; the default: none.
+        ``reduce`` sums a tensor over the ranks of a distributed run (each sees its share of the split)."""
         return TestReport()
 
     def predict(self, outputs: torch.Tensor) -> torch.Tensor:

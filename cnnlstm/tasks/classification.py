@@ -49,7 +49,7 @@ class Classification(Task):
         return metrics
 
     @torch.no_grad()
-    def test_report(self, model: nn.Module, data, max_batches: int | None = None) -> TestReport:
+    def test_report(self, model: nn.Module, data, max_batches: int | None = None, reduce=None) -> TestReport:
         """``confusion.csv`` (rows: true class, columns: predicted), ``per_class.csv`` (count and
         accuracy of each class) and the row-normalised confusion matrix as an image."""
         model.eval()
@@ -59,10 +59,11 @@ class Classification(Task):
             y, pred = batch["y"].flatten(), self.predict(out).flatten()
             valid = y != IGNORE_LABEL  # padding frames of frame labelling
             k = max(2, out.shape[-1])
-            pairs = torch.bincount(y[valid] * k + pred[valid], minlength=k * k).reshape(k, k).cpu()
+            pairs = torch.bincount(y[valid] * k + pred[valid], minlength=k * k).reshape(k, k)
             counts = pairs if counts is None else counts + pairs
         if counts is None:
             return TestReport()
+        counts = (reduce(counts) if reduce is not None else counts).cpu()  # every rank's share of the split
         names = [str(c) for c in getattr(data, "classes", None) or range(counts.shape[0])]
         confusion = "true\\predicted," + ",".join(names) + "\n" + "".join(
             f"{name}," + ",".join(str(int(v)) for v in row) + "\n" for name, row in zip(names, counts))
