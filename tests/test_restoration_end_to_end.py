@@ -48,6 +48,13 @@ def test_tiny_run_improves_on_the_input_and_writes_the_run_directory(tmp_path, m
     again = evaluate(run / "checkpoints" / "best.pt", ["data.eval_batch_size=13"], tmp_path / "eval")
     for key in KEYS:
         assert again[key] == pytest.approx(metrics[key], rel=1e-4, abs=1e-5), key
+    import pandas as pd  # per-image results: the distribution behind the means
+
+    per_image = pd.read_csv(run / "per_image.csv")
+    assert len(per_image) == cfg.data.n_test and list(per_image.columns[1:]) == [
+        "psnr_masked", "psnr_masked_black", "psnr", "ssim"]
+    assert per_image.psnr_masked.mean() == pytest.approx(metrics["test/psnr_masked_per_image"], abs=1e-3)
+    assert (tmp_path / "eval" / "per_image.csv").read_text() == (run / "per_image.csv").read_text()
 
     out = tmp_path / "restored"
     images = tmp_path / "in"

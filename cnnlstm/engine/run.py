@@ -237,7 +237,7 @@ def finished_metrics(run_dir: Path) -> dict[str, float]:
 
 # what a run writes; a fresh start finds none of them, or moves them aside with trainer.overwrite=true
 RESULTS = ("checkpoints", "metrics.json", "config.yaml", "model_summary.txt", "tb", ".hydra", "samples.png",
-           "attention.png", "confusion.csv", "per_class.csv")
+           "attention.png", "confusion.csv", "per_class.csv", "per_image.csv")
 
 
 def make_room(run_dir: Path, overwrite: bool) -> None:
