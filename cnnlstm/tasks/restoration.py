@@ -1,7 +1,7 @@
 """Image restoration: corrupted image in, clean image out; metrics on the whole image and the blanked region."""
 
-import itertools
 import inspect
+import itertools
 import logging
 from pathlib import Path
 from typing import Literal
