@@ -59,6 +59,8 @@ def run_job(job: Callable[[DictConfig, Path], dict], cfg: DictConfig, extra_keys
     hydra = HydraConfig.get()
     run_dir, multirun = Path(hydra.runtime.output_dir), hydra.mode == RunMode.MULTIRUN
     try:
+        if multirun:  # a sweep job's record is there from the start, as Hydra writes it: a job killed early keeps it
+            write_hydra_record(run_dir, cfg)
         refuse_unknown_keys(cfg, [str(o) for o in hydra.overrides.task], extra_keys)
         name = selection_metric(cfg)
         metrics = job(cfg, run_dir)
@@ -77,7 +79,6 @@ def run_job(job: Callable[[DictConfig, Path], dict], cfg: DictConfig, extra_keys
             sys.exit(2)
         log.error("job failed: %s", traceback.format_exc() if not isinstance(e, UserError) else line)
         with contextlib.suppress(UserError, OSError):  # on a full disk, the log line is all there is
-            write_hydra_record(run_dir, cfg)  # the summary reads each job's overrides, failed ones too
             write_json(run_dir / "failure.json", {"error": line, "sweep": sweep_token(Path(hydra.sweep.dir))})
         return None
     if multirun:
