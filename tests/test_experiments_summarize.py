@@ -140,3 +140,15 @@ def test_paired_difference_to_a_baseline_over_shared_seeds(tmp_path, capsys):
     assert next(line for line in md.splitlines() if line.startswith("| a |")).split("|")[4].strip() == "-"
     assert main([str(tmp_path), "--baseline", "model.nope=a"]) == 2
     assert "expected key=value with a swept key" in capsys.readouterr().err
+
+
+def test_a_baseline_run_at_one_setting_is_compared_with_every_other_setting(tmp_path):
+    num = 0
+    for kind, extra, values in (("a", "0", (0.5, 0.6)), ("b", "0", (0.6, 0.7)), ("b", "1", (0.7, 0.9))):
+        for seed, acc in enumerate(values):
+            make_job(tmp_path / str(num), [f"model.kind={kind}", f"model.extra={extra}", f"seed={seed}"],
+                     {"test/acc": acc})
+            num += 1
+    md = summarize(tmp_path, baseline="model.kind=a")
+    row = next(line for line in md.splitlines() if line.startswith("| b | 1 |"))
+    assert "+0.25" in row and "(n=2)" in row  # 0.7 - 0.5, 0.9 - 0.6

@@ -18,7 +18,8 @@ one with ``failure.json`` is ``failed`` (its one-line error is kept), one with n
   once, without ``± 0``.
   Beside the main metric: its 95 % confidence interval over the group's jobs (Student t:
   ``mean ± t(0.975, n-1) s / sqrt(n)``), and with ``--baseline key=value`` the paired difference
-  to the baseline group (the jobs with ``key=value`` and the same other swept values), over the
+  to the baseline group (the jobs with ``key=value`` and the same other swept values, or its only
+  setting of them when it ran at one), over the
   seeds (and cross-validation folds, ``data.fold``) both share, with its own 95 % interval.
 - ``summary.png``: the main metric per group, mean with 95 % CI error bars and each job as a dot.
 """
@@ -202,6 +203,9 @@ def grouped(table: pd.DataFrame, keys: list[str], columns: list[str],
                 [ok_jobs[k].astype(str) == str(v) for k, v in zip(keys, values) if k != key] or
                 [pd.Series(True, index=ok_jobs.index)], axis=1).all(axis=1)
             base = ok_jobs[same]
+            everywhere = ok_jobs[ok_jobs[key].astype(str) == value]
+            if base.empty and everywhere[[k for k in keys if k != key]].drop_duplicates().shape[0] == 1:
+                base = everywhere  # the baseline ran at one setting of the other keys: compare with that
             row[extra[-1]] = MISSING if str(dict(zip(keys, values)).get(key)) == value else paired_difference(
                 ok, base, columns[0])
         rows.append(row | {"jobs": len(ok), "failed": len(group) - len(ok), "_mean": numbers.mean(),
