@@ -58,3 +58,11 @@ def test_bad_trainer_values_are_one_line_naming_the_key(override, message):
     with pytest.raises(ConfigError) as e:
         build(compose_config(*TINY_SQUARES, override).trainer, "trainer")
     assert str(e.value).startswith(message) and "\n" not in str(e.value)
+
+
+def test_by_default_every_run_logs_a_curve_of_about_50_points(tmp_path):
+    cfg = compose_config(*TINY_SQUARES, "trainer.log_every_n_steps=null", "trainer.max_epochs=-1",
+                         "trainer.max_steps=100")
+    train(cfg, tmp_path)
+    losses = EventAccumulator(str(tmp_path / "tb")).Reload().Scalars("train/loss")
+    assert len(losses) == 50 and [e.step for e in losses[:3]] == [2, 4, 6]

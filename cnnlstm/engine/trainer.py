@@ -69,7 +69,8 @@ class Trainer:
         grad_clip: max global gradient norm (None: no clipping; the norm is logged either way).
         accumulate_grad_batches: batches per optimizer step.
         val_every_n_steps: validate every N batches (None: at the end of each epoch).
-        log_every_n_steps: interval of train scalars and progress lines.
+        log_every_n_steps: interval of train scalars and progress lines (None: the run's steps / 50,
+            so every run draws a curve of about 50 points).
         monitor, monitor_mode: metric that picks ``best.pt`` and drives early stopping.
         early_stopping_patience: validations without improvement before stopping (None: off).
         resume: checkpoint to continue from; None continues from ``<run_dir>/checkpoints/last.pt``
@@ -103,7 +104,7 @@ class Trainer:
         grad_clip: PositiveFloat | None = None,
         accumulate_grad_batches: PositiveInt = 1,
         val_every_n_steps: PositiveInt | None = None,
-        log_every_n_steps: PositiveInt = 50,
+        log_every_n_steps: PositiveInt | None = None,
         monitor: str = "val/loss",
         monitor_mode: Literal["min", "max"] = "min",
         early_stopping_patience: PositiveInt | None = None,
@@ -181,6 +182,7 @@ class Trainer:
         self.dist = dist or Distributed()
         forward = self.forward_model(parts.model, data.batch_size)
         n_batches, total = self.batches_per_epoch(data), self.total_steps(self.batches_per_epoch(data))
+        log_every = self.log_every or max(1, total // 50)
         progress = Progress(total, state.step, self.progress if self.dist.is_main else "quiet")
         stats = IntervalStats(self.device)
         with GracefulStop() as stop, self.profiler() as profiler:
@@ -193,7 +195,7 @@ class Trainer:
                     if state.batch_in_epoch == n_batches:  # end of epoch
                         state.epoch, state.batch_in_epoch = state.epoch + 1, 0
                     finished = self.is_finished(state, n_batches)
-                    if state.step % self.log_every == 0 or finished:
+                    if state.step % log_every == 0 or finished:
                         self.log_train(stats, state, parts.optimizer, progress)
                     at_update = state.batch_in_epoch % self.accumulate == 0 or finished
                     if at_update and self.validation_due(state, total):

@@ -196,6 +196,8 @@ class Restoration(Task):
         from torchvision.utils import make_grid, save_image
 
         grid, maps = self.sample_grid(model, data)
+        scale = max(1, 112 // data.model_args.get("image_size", [112])[0])  # 28-pixel digits: 4x, visible
+        grid = F.interpolate(grid[None], scale_factor=scale, mode="nearest")[0]
         logger.log_images("samples/clean_corrupted_restored", grid[None], step)
         save_image(grid, Path(run_dir) / "samples.png")
         if maps is not None:
