@@ -200,3 +200,34 @@ def test_a_run_refused_in_a_new_directory_leaves_nothing(tmp_path):
         train(compose_config("model=conv_autoencoder", "data=image_folder", f"data.root={tmp_path / 'missing'}",
                              "trainer.device=cpu", "logger=none"), tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_a_kill_9_in_the_middle_of_a_checkpoint_write_keeps_the_old_file(tmp_path):
+    """A real SIGKILL while save_atomic is writing: the old checkpoint is intact, a .tmp is left,
+    and the next run in the directory removes it."""
+    train(compose_config(*QUICK, "trainer.max_epochs=-1"), tmp_path)
+    target = tmp_path / "checkpoints" / "last.pt"
+    before = target.read_bytes()
+    child = subprocess.Popen([sys.executable, "-c", (
+        "import os, time, torch\n"
+        "import cnnlstm.engine.atomic as atomic\n"
+        "real = os.fsync\n"
+        "def slow(fd):\n"
+        "    print('writing', flush=True)\n"
+        "    time.sleep(60)\n"
+        "atomic.os.fsync = slow\n"
+        "from cnnlstm.engine.checkpoint import save_atomic\n"
+        f"save_atomic({{'model': {{'w': torch.zeros(1000, 1000)}}}}, {str(target)!r})\n")],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "writing"  # the data is in the temporary file, not yet renamed
+        child.kill()  # SIGKILL: no finally, no clean-up
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    leftovers = list(target.parent.glob(".last.pt.*.tmp"))
+    assert len(leftovers) == 1 and leftovers[0].stat().st_size > 4_000_000
+    assert target.read_bytes() == before  # the old checkpoint, whole
+    train(compose_config(*QUICK, "trainer.max_epochs=-1", "trainer.max_steps=4"), tmp_path)  # resumes
+    assert not list(tmp_path.rglob("*.tmp"))
