@@ -10,11 +10,11 @@ import sys
 from collections.abc import Callable
 from typing import Annotated
 
-import torch
 from pydantic import ConfigDict, PlainValidator, validate_call
 from pydantic_core import PydanticCustomError
 
 from cnnlstm.arguments import ValidationError, first_problem
+from cnnlstm.engine.precision import resolve_device
 from cnnlstm.errors import ConfigError, UserError
 
 # lax: "100" -> 100.0 and "true" -> True, as a command line spells them; nan and inf refused
@@ -53,23 +53,12 @@ def parse_key_values(argv: list[str], declared: Callable) -> dict:
         raise ConfigError(first_problem(e, declared)) from None
 
 
-def check_device(key: str, value: str) -> str:
-    """A torch device string that exists on this machine (``cpu``, ``cuda``, ``cuda:1`` ...)."""
-    try:
-        device = torch.device(value)
-    except (RuntimeError, ValueError):
-        raise ConfigError(f"{key} must be a torch device such as cpu or cuda, got {value!r}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"{key}={value}: no CUDA device is available here (use {key}=cpu)")
-    return value
-
-
 def run_command(argv: list[str], declared: Callable, usage: str, action: Callable[[dict], None]) -> int:
-    """Parse ``argv`` with ``declared``, check its ``device``, call ``action(args)``; a bad argument
+    """Parse ``argv`` with ``declared``, resolve its ``device`` (as the trainer does), call ``action(args)``; a bad argument
     is one line with the usage, a user error one line; returns the exit code (0 or 2)."""
     try:
         args = parse_key_values(argv, declared)
-        check_device("device", args["device"])
+        args["device"] = str(resolve_device(args["device"], key="device"))
     except ConfigError as e:
         print(f"error: {e}; {usage}", file=sys.stderr)
         return 2

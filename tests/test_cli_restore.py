@@ -74,7 +74,7 @@ def test_existing_outputs_need_overwrite_and_names_must_not_clash(ckpt, images, 
 @pytest.mark.parametrize("arg,message", [
     ("corrupt=maybe", "corrupt must be true or false, got 'maybe'"),
     ("overwrite=1", "overwrite must be true or false"),
-    ("device=gpu0", "device must be a torch device"),
+    ("device=gpu0", "device must be auto, cpu or cuda[:N], got 'gpu0'"),
     ("ouput=x", "ouput is not an argument of python -m cnnlstm.restore (it takes: ckpt_path, input, output"),
     ("corrupt", "'corrupt' is not key=value"),
 ])

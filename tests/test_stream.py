@@ -67,7 +67,7 @@ def test_cli_refuses_a_model_without_front_end(tmp_path, capsys):
     ("chunk_ms=abc", "chunk_ms must be a number, got 'abc'"), ("chunk_ms=inf", "chunk_ms must be"),
     ("chunkms=10", "chunkms is not an argument of python -m cnnlstm.stream (it takes: ckpt_path, wav, chunk_ms"),
     ("threads=0", "threads must be >= 1, got '0'"), ("threads=1.5", "threads must be an integer, got '1.5'"),
-    ("device=gpu0", "device must be a torch device"), ("verbose", "'verbose' is not key=value"),
+    ("device=gpu0", "device must be auto, cpu or cuda[:N], got 'gpu0'"), ("verbose", "'verbose' is not key=value"),
 ])
 def test_cli_bad_arguments_give_one_line_naming_the_key(arg, message, capsys):
     assert main(["ckpt_path=missing.pt", "wav=missing.wav", arg]) == 2

@@ -9,17 +9,18 @@ from cnnlstm.errors import ConfigError
 PRECISIONS = {"32": None, "bf16": torch.bfloat16, "16": torch.float16}
 
 
-def resolve_device(device: str) -> torch.device:
-    """``auto`` picks CUDA when available; ``cuda`` without a GPU is an error, not a silent CPU run."""
+def resolve_device(device: str, key: str = "trainer.device") -> torch.device:
+    """``auto`` picks CUDA when available; ``cuda`` without a GPU is an error, not a silent CPU run.
+    ``key`` names the setting in the error (the trainer's, or a command-line ``device=``)."""
     device = str(device)
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"trainer.device={device} but no CUDA device is available; use auto or cpu")
+        raise ConfigError(f"{key}={device} but no CUDA device is available; use auto or cpu")
     try:
         return torch.device(device)
-    except RuntimeError:
-        raise ConfigError(f"trainer.device must be auto, cpu or cuda[:N], got {device!r}") from None
+    except (RuntimeError, ValueError):
+        raise ConfigError(f"{key} must be auto, cpu or cuda[:N], got {device!r}") from None
 
 
 def resolve_precision(precision: str | int, device: torch.device) -> str:
