@@ -1,6 +1,6 @@
 """Draw a model's architecture: ``python -m cnnlstm.visualize model=<name> [key=value ...]``.
 
-Composes the same config as ``train.py``, builds the model for the configured data, traces one
+Composes the same config as ``train.py`` (``+diagram_depth=N``: nesting depth, default 3), builds the model for the configured data, traces one
 example batch with torchview and writes ``<model>.dot`` into the run directory, plus ``.svg`` and
 ``.png`` when a Graphviz ``dot`` program is available (the pip package ``graphviz-pure`` ships a
 compatible one, so no system package is needed).
@@ -63,7 +63,7 @@ def _job(cfg: DictConfig, run_dir: Path) -> dict:
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg: DictConfig) -> None:
-    run_job(_job, cfg)
+    run_job(_job, cfg, extra_keys=("diagram_depth",))  # `+diagram_depth=N`: how deep the diagram goes
 
 
 if __name__ == "__main__":
