@@ -139,6 +139,7 @@ def test_early_stopping(tmp_path):
               "trainer.early_stopping_patience=2", "optimizer.lr=1e-12"]
     metrics = train(compose_config(*common), tmp_path / "es")
     assert metrics["steps"] < 20
+    assert load_checkpoint(tmp_path / "es/checkpoints/last.pt")["state"]["step"] == metrics["steps"]  # no extra step
 
 
 def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):

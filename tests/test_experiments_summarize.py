@@ -152,3 +152,14 @@ def test_a_baseline_run_at_one_setting_is_compared_with_every_other_setting(tmp_
     md = summarize(tmp_path, baseline="model.kind=a")
     row = next(line for line in md.splitlines() if line.startswith("| b | 1 |"))
     assert "+0.25" in row and "(n=2)" in row  # 0.7 - 0.5, 0.9 - 0.6
+
+
+def test_a_seed_run_twice_is_averaged_before_pairing(tmp_path):
+    num = 0
+    for part in ("p1", "p2"):
+        for kind, values in (("a", (0.5, 0.6)), ("b", (0.7, 0.8))):
+            for seed, acc in enumerate(values):
+                make_job(tmp_path / part / str(num), [f"model.kind={kind}", f"seed={seed}"], {"test/acc": acc})
+                num += 1
+    row = next(line for line in summarize(tmp_path, baseline="model.kind=a").splitlines() if line.startswith("| b |"))
+    assert "+0.2 " in row and "(n=2)" in row

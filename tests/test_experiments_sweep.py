@@ -126,7 +126,7 @@ def test_a_crashing_job_in_a_multirun_writes_its_error_and_returns(tmp_path):
 
     from cnnlstm.engine.run import run_job
 
-    cfg = hydra_config("optimized_metric=best/val/acc")
+    cfg = hydra_config("optimized_metric=best/val/loss")
     with open_dict(cfg):
         cfg.hydra.mode = RunMode.MULTIRUN
         cfg.hydra.runtime.output_dir = str(tmp_path)
@@ -139,8 +139,11 @@ def test_a_crashing_job_in_a_multirun_writes_its_error_and_returns(tmp_path):
         assert run_job(crash, cfg) is None
         assert json.loads((tmp_path / "failure.json").read_text())["error"] == (
             "RuntimeError: CUDA error: an illegal memory access was encountered")
-        assert run_job(lambda cfg, run_dir: {"best/val/acc": 0.75, "test/acc": 0.5}, cfg) == 0.75  # the val metric
+        assert run_job(lambda cfg, run_dir: {"best/val/loss": 0.75, "test/acc": 0.5}, cfg) == 0.75  # the val metric
         assert not (tmp_path / "failure.json").exists()  # and a rerun that succeeds clears the old failure
+        assert run_job(lambda cfg, run_dir: {"test/acc": 0.5}, cfg) is None  # no validation split: no best score
+        assert "optimized_metric=best/val/loss is not among the run's metrics" in json.loads(
+            (tmp_path / "failure.json").read_text())["error"]
     finally:
         HydraConfig.instance().cfg = None
 
@@ -184,6 +187,25 @@ def test_searches_choose_on_validation_only(search, tmp_path):
     finally:
         HydraConfig.instance().cfg = None
     error = json.loads((tmp_path / "failure.json").read_text())["error"]
-    assert "optimized_metric=test/acc: a sweep may only choose by a validation metric" in error
-    with pytest.raises(ConfigError, match="may only choose by a validation metric"):
+    assert "optimized_metric=test/acc: a sweep may only choose by the run's best validation score" in error
+    with pytest.raises(ConfigError, match="may only choose by the run's best validation score"):
         selection_metric(cfg)
+
+
+def test_a_refused_rerun_of_a_finished_sweep_leaves_its_jobs_and_summary_as_they_were(tmp_path):
+    import hashlib
+
+    from cnnlstm.experiments.summarize import summarize
+
+    out = tmp_path / "sweep"
+    common = ["-m", *TINY_SQUARES, *QUIET, "trainer.max_steps=1", "seed=0,1", f"hydra.sweep.dir={out}"]
+    assert run_script("train.py", *common, env=ENV).returncode == 0
+    def digest():
+        return {p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted(out.rglob("*")) if p.is_file() and p.suffix != ".log" and p.name != ".sweep_id"
+                and not p.name.startswith(("summary", "multirun"))}
+    before = digest()
+    refused = run_script("train.py", *common, "data.n_train=128", env=ENV)  # the checkpoints do not fit
+    assert refused.returncode == 1 and "2 job(s) of the sweep failed" in refused.stderr
+    assert {k: v for k, v in digest().items() if not k.endswith("refused.json")} == before
+    assert "2 jobs: 2 ok, 0 failed" in summarize(out)

@@ -14,8 +14,8 @@ class FailedJobsExit(Callback):
     """After a sweep, exit non-zero when any of its jobs failed, so scripts and CI notice; the jobs
     that succeeded keep their results. A hyper-parameter search expects some trials to fail: it is
     an error only when all did. The sweep writes an id into ``<sweep dir>/.sweep_id`` that each
-    failing job copies into its ``failure.json``, so failures left by an earlier sweep in a reused
-    directory do not count."""
+    failing job copies into its ``failure.json`` (``refused.json`` when the job's directory holds
+    results it must not shadow), so failures left by an earlier sweep in a reused directory do not count."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         self.token = uuid.uuid4().hex
@@ -25,8 +25,14 @@ class FailedJobsExit(Callback):
         import json
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
-        failed = sorted(p.parent.name for p in sweep_dir.glob("*/failure.json")
-                        if json.loads(p.read_text()).get("sweep") == getattr(self, "token", None))
+        def ours(path: Path) -> bool:
+            try:
+                return json.loads(path.read_text()).get("sweep") == getattr(self, "token", None)
+            except (OSError, ValueError, AttributeError):
+                return False  # unreadable: not written by this sweep
+
+        failed = sorted({p.parent.name for name in ("failure.json", "refused.json")
+                         for p in sweep_dir.glob(f"*/{name}") if ours(p)})
         search = "optuna" in str(config.hydra.sweeper.get("_target_", "")).lower()
         if failed and (not search or not any(sweep_dir.glob("*/metrics.json"))):
             print(f"error: {len(failed)} job(s) of the sweep failed: {', '.join(failed)} "

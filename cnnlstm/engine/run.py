@@ -31,7 +31,7 @@ from cnnlstm.engine.loggers import NullLogger
 from cnnlstm.engine.parts import TrainingParts
 from cnnlstm.engine.resume import check_same_config, command_overrides, loop_state, resume_path
 from cnnlstm.engine.rng import seed_everything, set_rng_state
-from cnnlstm.engine.run_lock import run_directory_lock
+from cnnlstm.engine.run_lock import RunDirectoryBusy, run_directory_lock
 from cnnlstm.engine.signals import hand_over
 from cnnlstm.engine.state import FitState
 from cnnlstm.engine.summary import model_summary
@@ -59,11 +59,13 @@ def run_job(job: Callable[[DictConfig, Path], dict], cfg: DictConfig, extra_keys
     hydra = HydraConfig.get()
     run_dir, multirun = Path(hydra.runtime.output_dir), hydra.mode == RunMode.MULTIRUN
     try:
-        if multirun:  # a sweep job's record is there from the start, as Hydra writes it: a job killed early keeps it
-            write_hydra_record(run_dir, cfg)
+        if multirun and not (run_dir / "config.yaml").exists():  # a new job's record from the start, as Hydra
+            write_hydra_record(run_dir, cfg)  # writes it (a job killed early keeps it); an existing job's stays
         refuse_unknown_keys(cfg, [str(o) for o in hydra.overrides.task], extra_keys)
         name = selection_metric(cfg)
         metrics = job(cfg, run_dir)
+        if name and name not in metrics:  # e.g. a run with no validation split has no best score
+            raise ConfigError(f"optimized_metric={name} is not among the run's metrics ({', '.join(sorted(metrics))})")
     except TrainingInterrupted as e:
         log.warning("%s", e)
         hand_over(e.signum)  # e.g. submitit's requeue on SLURM preemption
@@ -78,21 +80,26 @@ def run_job(job: Callable[[DictConfig, Path], dict], cfg: DictConfig, extra_keys
             print(line, file=sys.stderr)
             sys.exit(2)
         log.error("job failed: %s", traceback.format_exc() if not isinstance(e, UserError) else line)
+        # a job refused in a directory that holds results (or that another process is writing) must not
+        # shadow them: the summary reads failure.json, the sweep's exit code reads refused.json too
+        kept = (run_dir / "metrics.json").exists() or isinstance(e, RunDirectoryBusy)
         with contextlib.suppress(UserError, OSError):  # on a full disk, the log line is all there is
-            write_json(run_dir / "failure.json", {"error": line, "sweep": sweep_token(Path(hydra.sweep.dir))})
+            write_json(run_dir / ("refused.json" if kept else "failure.json"),
+                       {"error": line, "sweep": sweep_token(Path(hydra.sweep.dir))})
         return None
     if multirun:
         (run_dir / "failure.json").unlink(missing_ok=True)  # a rerun that succeeds clears an old failure
-    return float(metrics[name]) if name and name in metrics else None
+    return float(metrics[name]) if name else None
 
 
 def selection_metric(cfg: DictConfig) -> str | None:
-    """``optimized_metric``, what a sweeper chooses by: never a test metric, so no hyper-parameter
-    is chosen on the test split (the test split is scored once, at the end, and only reported)."""
-    name = cfg.get("optimized_metric")
-    if name is not None and not str(name).startswith(("best/val/", "val/")):
-        raise ConfigError(f"optimized_metric={name}: a sweep may only choose by a validation metric "
-                          "(best/val/<name>, e.g. best/${trainer.monitor}); the test split is for reporting")
+    """``optimized_metric``, what a sweeper chooses by: the best validation score of the run
+    (``best/<trainer.monitor>``), never a test metric, so no hyper-parameter is chosen on the test
+    split (the test split is scored once, at the end, and only reported)."""
+    name, best = cfg.get("optimized_metric"), f"best/{cfg.trainer.get('monitor', 'val/loss')}"
+    if name is not None and name != best:
+        raise ConfigError(f"optimized_metric={name}: a sweep may only choose by the run's best validation score, "
+                          f"{best} (best/${{trainer.monitor}}); the test split is for reporting")
     return name
 
 
@@ -251,7 +258,7 @@ def make_room(run_dir: Path, overwrite: bool) -> None:
         raise ConfigError(f"{run_dir} holds an earlier run's results ({', '.join(p.name for p in earlier)}); a fresh "
                           "start would replace them: resume it (trainer.resume=null), choose another hydra.run.dir, "
                           "or pass trainer.overwrite=true to move them to replaced/")
-    aside = run_dir / "replaced" / time.strftime("%Y-%m-%d_%H-%M-%S")
+    aside = run_dir / "replaced" / f"{time.strftime('%Y-%m-%d_%H-%M-%S')}_{os.getpid()}"
     aside.mkdir(parents=True, exist_ok=False)
     for path in earlier:
         path.rename(aside / path.name)

@@ -203,7 +203,7 @@ class Trainer:
                             self.validate(parts, task, data, stats, state)
                     if at_update and self.dist.any(stop.requested, self.device):
                         self.interrupt(stop.signum or signal.SIGTERM, parts, stats, state)
-                    if finished:
+                    if self.is_finished(state, n_batches):  # the steps ran out, or validation stopped early
                         break
                 if not got_batch:  # never spin on an empty epoch
                     raise ConfigError(f"the training split gave no batch in epoch {state.epoch} "

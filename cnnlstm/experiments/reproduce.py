@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(reasons) or f"experiments/results/{args.study} is what its command produces now")
             return 1 if reasons else 0
         out = reproduce(args.study, args.overrides)
-    except (FileNotFoundError, subprocess.CalledProcessError) as e:
+    except (FileNotFoundError, KeyError, subprocess.CalledProcessError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"refreshed {out}")

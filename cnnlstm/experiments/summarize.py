@@ -159,8 +159,10 @@ def paired_difference(group: pd.DataFrame, baseline: pd.DataFrame, metric: str) 
     pair_on = [k for k in REPLICATES if k in group]
     if group is baseline or not pair_on:
         return MISSING
-    mine = group.set_index(pair_on)[metric].apply(pd.to_numeric, errors="coerce")
-    theirs = baseline.set_index(pair_on)[metric].apply(pd.to_numeric, errors="coerce")
+    def per_replicate(jobs: pd.DataFrame) -> pd.Series:  # a seed run twice (two sweeps): its mean
+        return pd.to_numeric(jobs[metric], errors="coerce").groupby([jobs[k] for k in pair_on]).mean()
+
+    mine, theirs = per_replicate(group), per_replicate(baseline)
     diffs = (mine - theirs.reindex(mine.index)).dropna()
     if diffs.empty:
         return MISSING
