@@ -21,14 +21,14 @@ def build(node: DictConfig, key: str, **kwargs):
     except MissingMandatoryValue as e:
         raise ConfigError(f"{e.full_key} must be set (it is ???): add {e.full_key}=... to the command") from None
     except (InstantiationException, UserError, ValidationError, TypeError, ValueError) as e:
-        raise as_config_error(e, key, node.get("_target_")) from None
+        raise as_config_error(e, key, _target_object(node.get("_target_"))) from None
 
 
-def as_config_error(error: BaseException, key: str, target: str | None = None) -> UserError:
-    """The one-line error of a failed constructor, prefixed with its config group ``key``."""
+def as_config_error(error: BaseException, key: str, target=None) -> UserError:
+    """The one-line error of a failed constructor ``target``, prefixed with its config group ``key``."""
     error = error.__cause__ if isinstance(error, InstantiationException) and error.__cause__ else error
     if isinstance(error, ValidationError):
-        return ConfigError(f"{key}.{first_problem(error, _target_object(target))}")
+        return ConfigError(f"{key}.{first_problem(error, target)}")
     message = first_line(error)
     if isinstance(error, ConfigError):
         return ConfigError(message if message.startswith(f"{key}.") else f"{key}.{message}")
@@ -85,5 +85,4 @@ def _call(factory, key: str, *args, **kwargs):
     try:
         return factory(*args, **kwargs)
     except (UserError, ValidationError, TypeError, ValueError) as e:
-        raise as_config_error(e, key, getattr(getattr(factory, "func", None), "__module__", None)
-                              and f"{factory.func.__module__}.{factory.func.__qualname__}") from None
+        raise as_config_error(e, key, getattr(factory, "func", factory)) from None  # a partial's function

@@ -171,10 +171,10 @@ def _train(cfg: DictConfig, run_dir: Path, trainer: Trainer, dist: Distributed) 
     optimizer = build_optimizer(cfg.optimizer, model.parameters())
     scheduler = build_scheduler(cfg.scheduler, optimizer, trainer.optimizer_steps(n_batches))
     parts = trainer.make_parts(model, optimizer, scheduler)
-    state, rng = resume(trainer.resume, run_dir, parts, config, n_batches, trainer.device)  # nothing written yet
-    if trainer.is_finished(state, n_batches) and (run_dir / "metrics.json").exists():
+    state, rng, resumed_from = resume(trainer.resume, run_dir, parts, config, n_batches, trainer.device)
+    if trainer.is_finished(state, n_batches) and (run_dir / "metrics.json").exists():  # nothing written yet
         return finished_metrics(run_dir)
-    if rng is None or resume_path(trainer.resume, run_dir) != run_dir / "checkpoints" / "last.pt":
+    if resumed_from != run_dir / "checkpoints" / "last.pt":  # not continuing this directory's own run
         make_room(run_dir, trainer.overwrite)  # a fresh start never mixes with an earlier run's files
     logger = start_run_directory(cfg, config, run_dir, model, task, data) if dist.is_main else NullLogger()
     try:
@@ -214,19 +214,20 @@ def check_trainable(cfg: DictConfig, data, task, trainer: Trainer) -> int:
 
 
 def resume(setting, run_dir: Path, parts: TrainingParts, config: dict, n_batches: int,
-           device: torch.device) -> tuple[FitState, dict | None]:
+           device: torch.device) -> tuple[FitState, dict | None, Path | None]:
     """Load the checkpoint ``trainer.resume`` names (default: the run's own ``last.pt``) into the
     parts, once, after checking it was trained with this model, data and task; returns the loop
-    state and the RNG state to continue with (a fresh state and None when starting afresh)."""
+    state, the RNG state to continue with and the checkpoint's path (a fresh state, None, None when
+    starting afresh)."""
     path = resume_path(setting, run_dir)
     if path is None:
-        return FitState(), None
+        return FitState(), None, None
     ckpt = load_checkpoint(path, map_location=device)
     check_same_config(ckpt, path, config)
     parts.load(ckpt, path)
     state = loop_state(ckpt, path, n_batches)
     log.info("resumed from %s at step %d (epoch %d)", path, state.step, state.epoch)
-    return state, ckpt["rng"]
+    return state, ckpt["rng"], path
 
 
 def finished_metrics(run_dir: Path) -> dict[str, float]:

@@ -8,8 +8,6 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-COMPILE_MODES = ("false", "true", "parts", "full")
-
 
 def compile_model(model: nn.Module, mode) -> nn.Module:
     """Apply ``torch.compile`` in place; returns the module to call.

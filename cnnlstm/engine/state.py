@@ -71,6 +71,7 @@ class IntervalStats:
         out = {"train/loss": (self.loss_sum / max(self.batches, 1)).item()}
         if self.optimizer_steps:
             out["train/grad_norm"] = (self.grad_norm_sum / self.optimizer_steps).item()
-        if self.seconds > 0:
-            out["train/samples_per_s"] = self.samples / self.seconds
+        seconds = self.seconds  # read once: the property moves with the clock
+        if seconds > 0:
+            out["train/samples_per_s"] = self.samples / seconds
         return out
