@@ -88,7 +88,7 @@ def first_problem(error: ValidationError, fn: Callable | None = None) -> str:
     if err["type"] == "unexpected_keyword_argument":
         kind = fn.__name__ if inspect.isclass(fn) else getattr(fn, "__qualname__", error.title)
         return f"{name} is not an argument of {kind} (it takes: {', '.join(p for p in params if p != 'self')})"
-    if err["type"].startswith("missing"):
+    if err["type"].startswith("missing") or err.get("input", ...) is None:  # absent, or null in a config
         return f"{name} must be set"
     if err["type"] == "literal_error":
         must = f"must be one of [{err['ctx']['expected'].replace(' or ', ', ')}]"

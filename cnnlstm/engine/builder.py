@@ -56,7 +56,7 @@ def build_model(node: DictConfig, inferred: Mapping[str, object]):
         return build(node, "model", **fill)
     except ConfigError as e:
         unfilled = [f"model.{k}" for k, v in node.items() if v is None and k not in fill]
-        if not unfilled or "None" not in str(e):  # only an error about a missing size gets the hint
+        if not unfilled or "must be set" not in str(e):  # only an error about a missing size gets the hint
             raise
         raise ConfigError(f"{e} ({', '.join(unfilled)} left null and not given by this data: set them, "
                           "or pick data that fits this model)") from None

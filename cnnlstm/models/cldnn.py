@@ -91,7 +91,7 @@ class CLDNN(nn.Module):
         self,
         *,
         in_features: PositiveInt | None = None,
-        num_outputs: PositiveInt | None = None,
+        num_outputs: PositiveInt,
         variant: Literal["lstm", "ldnn", "cld", "cldnn"] = "cldnn",
         x_to_lstm: bool = False,
         cnn_to_dnn: bool = False,
@@ -116,8 +116,6 @@ class CLDNN(nn.Module):
         frontend: Mapping | None = None,
     ) -> None:
         super().__init__()
-        if num_outputs is None:
-            raise ConfigError("num_outputs must be set (or given by the data), got None")
         if proj_size >= hidden_size:
             raise ConfigError(f"proj_size must be < hidden_size ({hidden_size}), got {proj_size}")
         self.num_outputs, self.variant, self.pool, self.causal = num_outputs, variant, pool, causal
