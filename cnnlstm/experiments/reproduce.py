@@ -4,8 +4,11 @@
     python -m cnnlstm.experiments.reproduce cnn_lstm_sizes --check   # do the committed results match?
 
 A study is ``experiments/studies/<name>.yaml``: its sweeps (each the ``train.py -m`` arguments of
-one part; the experiment config named there carries the rest in ``hydra.sweeper.params``) and how
-to summarize them (``metric``, ``baseline``). Reproducing runs every sweep into
+one part; the experiment config named there carries the rest in ``hydra.sweeper.params``), how
+to summarize them (``metric``, ``baseline``) and optionally what to choose on validation first
+(``select``: one grid for every part, see :mod:`cnnlstm.experiments.selection`; the selection
+jobs run into ``multirun/<name>-select/<part>``, their scores go to ``selection.md`` and the
+chosen values to ``provenance.json``). Reproducing runs every sweep into
 ``multirun/<name>/<part>``, summarizes the study directory and copies ``summary.{md,csv,png}`` into
 ``experiments/results/<name>/`` with ``provenance.json``: the git commit, the date, the machine,
 torch's version, the wall time, and a hash of each job's fully composed config. ``--check``
@@ -26,6 +29,8 @@ import time
 from pathlib import Path
 
 import yaml
+
+from cnnlstm.experiments.selection import choose, selection_arguments, selection_table
 
 ROOT = Path(__file__).resolve().parents[2]
 STUDIES = ROOT / "experiments" / "studies"
@@ -72,13 +77,48 @@ def config_hash(overrides: list[str]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def study_jobs(study: dict) -> dict[str, list[list[str]]]:
-    return {part: sweep_jobs([str(a) for a in arguments]) for part, arguments in study["sweeps"].items()}
+def selected_parts(study: dict) -> list[str]:
+    """The parts whose settings are chosen on validation (``select.parts``, default every part)."""
+    select = study.get("select") or {}
+    return list(select.get("parts") or study["sweeps"]) if select else []
 
 
-def current_hashes(study: dict) -> list[dict]:
+def part_arguments(study: dict, part: str, selected: dict | None = None) -> list[str]:
+    """A part's final ``train.py -m`` arguments: its sweep plus the values chosen for it on validation."""
+    chosen = (selected or {}).get(part, {})
+    return [str(a) for a in study["sweeps"][part]] + [f"{k}={v}" for k, v in chosen.items()]
+
+
+def selection_part_arguments(study: dict, part: str) -> list[str]:
+    select = study["select"]
+    return [str(a) for a in study["sweeps"][part]] + selection_arguments(select["grid"], select.get("overrides") or [])
+
+
+def check_selection(study: dict) -> None:
+    """Each selected part is one setting: its selection jobs differ only in the grid and the
+    selection's own overrides (seeds, folds), so one choice fits all its final jobs."""
+    select = study.get("select") or {}
+    free = set(select.get("grid") or {}) | {str(o).split("=", 1)[0] for o in select.get("overrides") or []}
+    for part in selected_parts(study):
+        if part not in study["sweeps"]:
+            raise KeyError(f"select.parts names {part!r}, which is not a sweep of the study")
+        settings = {tuple(sorted(o for o in job if o.split("=", 1)[0] not in free))
+                    for job in sweep_jobs(selection_part_arguments(study, part))}
+        if len(settings) > 1:
+            varied = sorted({o.split("=", 1)[0] for s in settings for o in s} - set.intersection(*map(set, settings)))
+            raise KeyError(f"part {part!r} sweeps {', '.join(varied)} besides the selection grid: give each "
+                           "setting its own part so each gets its own choice")
+
+
+def study_jobs(study: dict, selected: dict | None = None) -> dict[str, list[list[str]]]:
+    """Every job of the study by part: the selection jobs (``<part>/select``), then the final ones."""
+    jobs = {f"{part}/select": sweep_jobs(selection_part_arguments(study, part)) for part in selected_parts(study)}
+    return jobs | {part: sweep_jobs(part_arguments(study, part, selected)) for part in study["sweeps"]}
+
+
+def current_hashes(study: dict, selected: dict | None = None) -> list[dict]:
     return [{"part": part, "overrides": job, "config_sha256": config_hash(job)}
-            for part, jobs in study_jobs(study).items() for job in jobs]
+            for part, jobs in study_jobs(study, selected).items() for job in jobs]
 
 
 def stale_reasons(name: str) -> list[str]:
@@ -86,8 +126,13 @@ def stale_reasons(name: str) -> list[str]:
     provenance = RESULTS / name / "provenance.json"
     if not provenance.is_file():
         return [f"experiments/results/{name} has no provenance.json"]
-    committed = {json.dumps(j["overrides"]): j["config_sha256"] for j in json.loads(provenance.read_text())["jobs"]}
-    now = {json.dumps(j["overrides"]): j["config_sha256"] for j in current_hashes(load_study(name))}
+    record = json.loads(provenance.read_text())
+    study = load_study(name)
+    missing = [p for p in selected_parts(study) if p not in (record.get("selected") or {})]
+    if missing:
+        return [f"provenance.json records no validation choice for {', '.join(missing)}"]
+    committed = {json.dumps(j["overrides"]): j["config_sha256"] for j in record["jobs"]}
+    now = {json.dumps(j["overrides"]): j["config_sha256"] for j in current_hashes(study, record.get("selected"))}
     reasons = [f"job {k} is no longer in the study" for k in committed if k not in now]
     reasons += [f"job {k} is new" for k in now if k not in committed]
     reasons += [f"job {k} now composes another config" for k in now if k in committed and now[k] != committed[k]]
@@ -122,28 +167,44 @@ def reproduce(name: str, extra: list[str] | None = None) -> Path:
     from cnnlstm.experiments.summarize import summarize
 
     study, start, commit = load_study(name), time.time(), git_commit()  # before anything is rewritten
-    jobs = current_hashes(study)  # fails early on a study that does not compose
-    sweep_root = ROOT / "multirun" / name
-    if sweep_root.exists():
-        shutil.move(str(sweep_root), str(sweep_root.with_name(f"{name}.replaced-{time.strftime('%Y%m%d-%H%M%S')}")))
-    for part, arguments in study["sweeps"].items():
-        command = [sys.executable, "train.py", "-m", *map(str, arguments), *(extra or []),
-                   f"hydra.sweep.dir={sweep_root / part}"]
-        print("+", " ".join(command[1:]), flush=True)
-        subprocess.run(command, cwd=ROOT, check=True)
+    check_selection(study)
+    study_jobs(study)  # fails early on a study that does not compose
+    sweep_root, select_root = ROOT / "multirun" / name, ROOT / "multirun" / f"{name}-select"
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for folder in (sweep_root, select_root):
+        if folder.exists():
+            shutil.move(str(folder), str(folder.with_name(f"{folder.name}.replaced-{stamp}")))
+    selected, choices = {}, {}
+    for part in selected_parts(study):  # on validation, before any final job runs
+        _sweep(selection_part_arguments(study, part), extra, select_root / part, check=False)  # a diverged lr loses
+        chosen, scores, objective = choose(select_root / part, study["select"]["grid"])
+        selected[part], choices[part] = chosen, (chosen, scores, objective)
+        print(f"{part}: chose {chosen} by {objective}", flush=True)
+    for part in study["sweeps"]:
+        _sweep(part_arguments(study, part, selected), extra, sweep_root / part)
     options = study.get("summarize") or {}
-    summarize(sweep_root, options.get("metric"), options.get("baseline"))
+    chosen_keys = tuple((study.get("select") or {}).get("grid") or ())  # one choice per setting, not a factor
+    summarize(sweep_root, options.get("metric"), options.get("baseline"), chosen_keys)
     out = RESULTS / name
     out.mkdir(parents=True, exist_ok=True)
     for file in ("summary.md", "summary.csv", "summary.png"):
         if (sweep_root / file).exists():
             shutil.copy(sweep_root / file, out / file)
+    if choices:
+        (out / "selection.md").write_text(selection_table(choices, study["select"]["grid"]))
     provenance = commit | {
         "study": name, "command": f"python -m cnnlstm.experiments.reproduce {name}",
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "machine": machine(),
-        "wall_seconds": round(time.time() - start, 1), "extra_overrides": extra or [], "jobs": jobs}
+        "wall_seconds": round(time.time() - start, 1), "extra_overrides": extra or [],
+        "selected": selected, "jobs": current_hashes(study, selected)}
     (out / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n")
     return out
+
+
+def _sweep(arguments: list[str], extra: list[str] | None, sweep_dir: Path, check: bool = True) -> None:
+    command = [sys.executable, "train.py", "-m", *arguments, *(extra or []), f"hydra.sweep.dir={sweep_dir}"]
+    print("+", " ".join(command[1:]), flush=True)
+    subprocess.run(command, cwd=ROOT, check=check)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -158,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(reasons) or f"experiments/results/{args.study} is what its command produces now")
             return 1 if reasons else 0
         out = reproduce(args.study, args.overrides)
-    except (FileNotFoundError, KeyError, subprocess.CalledProcessError) as e:
+    except (FileNotFoundError, KeyError, RuntimeError, subprocess.CalledProcessError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"refreshed {out}")

@@ -113,12 +113,14 @@ def collect(root: Path) -> tuple[pd.DataFrame, list[str], list[str]]:
 
 
 # ----------------------------------------------------------------------------------- summary
-def group_keys(table: pd.DataFrame, overrides: list[str]) -> list[str]:
+def group_keys(table: pd.DataFrame, overrides: list[str], ignore: tuple[str, ...] = ()) -> list[str]:
     """The swept keys other than the seed: overrides whose value differs between jobs.
 
     When only seeds vary, the constant overrides name the single group (or none: one "all" row).
+    ``ignore``: keys that are not factors of the study, e.g. a learning rate chosen per setting on
+    validation (so a setting and its baseline pair up although their chosen rates differ).
     """
-    keys = [k for k in overrides if k not in REPLICATES]
+    keys = [k for k in overrides if k not in REPLICATES and k not in ignore]
     swept = [k for k in keys if table[k].nunique() > 1]
     return swept or keys
 
@@ -286,7 +288,8 @@ def write_plot(path: Path, groups: pd.DataFrame, keys: list[str], metric: str, t
     plt.close(fig)
 
 
-def summarize(root: str | Path, metric: str | None = None, baseline: str | None = None) -> str:
+def summarize(root: str | Path, metric: str | None = None, baseline: str | None = None,
+              ignore: tuple[str, ...] = ()) -> str:
     """Write summary.csv, summary.md and summary.png into ``root``; returns the Markdown."""
     root = Path(root)
     if not root.is_dir():
@@ -296,7 +299,7 @@ def summarize(root: str | Path, metric: str | None = None, baseline: str | None 
     metric = metric or main_metric(table, metrics)
     if metric is not None and metric not in metrics:
         raise KeyError(f"metric {metric!r} is in no metrics.json; there are: {', '.join(metrics) or 'none'}")
-    keys = group_keys(table, overrides)
+    keys = group_keys(table, overrides, tuple(ignore))
     columns = summary_columns(metric, metrics) if metric else []
     base = None
     if baseline is not None:
@@ -316,9 +319,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("dir", help="a multirun directory (or a study directory holding several sweeps)")
     parser.add_argument("--metric", help=f"main metric for the plot (default: the first of {', '.join(MAIN_METRICS)})")
     parser.add_argument("--baseline", help="key=value of the group the others are compared with, seed by seed")
+    parser.add_argument("--ignore", action="append", default=[], metavar="KEY",
+                        help="an override that is not a factor (e.g. a learning rate chosen per setting); repeatable")
     args = parser.parse_args(argv)
     try:
-        text = summarize(args.dir, args.metric, args.baseline)
+        text = summarize(args.dir, args.metric, args.baseline, tuple(args.ignore))
     except (FileNotFoundError, KeyError) as e:
         print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
         return 2
