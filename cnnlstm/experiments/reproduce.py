@@ -105,7 +105,8 @@ def check_selection(study: dict) -> None:
         settings = {tuple(sorted(o for o in job if o.split("=", 1)[0] not in free))
                     for job in sweep_jobs(selection_part_arguments(study, part))}
         if len(settings) > 1:
-            varied = sorted({o.split("=", 1)[0] for s in settings for o in s} - set.intersection(*map(set, settings)))
+            values = [o.split("=", 1) for setting in settings for o in setting]
+            varied = sorted(k for k in {k for k, _ in values} if len({v for key, v in values if key == k}) > 1)
             raise KeyError(f"part {part!r} sweeps {', '.join(varied)} besides the selection grid: give each "
                            "setting its own part so each gets its own choice")
 
