@@ -132,12 +132,13 @@ def run(args: argparse.Namespace) -> str:
 
 
 def main(argv: list[str]) -> int:
-    """Parse, check, write; 0 on success, 2 (one stderr line) on a bad argument, DIR or missing tool."""
+    """Parse, check the tools, then DIR, write; 0 on success, 2 (one stderr line) on a bad argument, DIR or tool."""
     args = parser().parse_args(argv)
     try:
-        if args.corpus == "speech_commands":
-            for spec in args.voices:
-                voices.parse_voice(spec)
+        if args.corpus == "timit":
+            timit.check_tools(args.voices)
+        else:
+            voices.check_voices(args.voices)
         prepare(args)
         start = time.perf_counter()
         summary = run(args)

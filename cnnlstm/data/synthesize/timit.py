@@ -94,11 +94,16 @@ def finish(job: tuple, root: Path, tmp: Path, audio_format: str) -> None:
     result.wav.unlink()
 
 
+def check_tools(voices: list[str]) -> None:
+    """MissingTool unless festival, the festival ``voices`` and sox are installed."""
+    festival.check_voices(voices)
+    require("sox")
+
+
 def make_timit(root: Path, n_speakers: int, per_speaker: int, seed: int, voices: list[str],
                audio_format: str = "nist", workers: int = 2) -> list[Speaker]:
     """Write the corpus into ``root`` (which exists); returns the speakers, also in ``root/synthesis.json``."""
-    festival.check_voices(voices)
-    require("sox")
+    check_tools(voices)
     rng = np.random.default_rng(seed)
     people = speakers(n_speakers, voices, rng)
     utts = plan(people, per_speaker, rng)

@@ -6,7 +6,7 @@ import subprocess
 from cnnlstm.errors import DataError
 
 PACKAGES = {"festival": "festival festvox-kallpc16k", "flite": "flite", "espeak-ng": "espeak-ng",
-            "sox": "sox libsox-fmt-all"}
+            "sox": "sox"}
 
 FESTIVAL_VOICE_PACKAGES = {"kal_diphone": "festvox-kallpc16k", "ked_diphone": "festvox-kdlpc16k",
                            "cmu_us_slt_arctic_hts": "festvox-us-slt-hts"}
