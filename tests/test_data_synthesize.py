@@ -50,6 +50,9 @@ def test_festival_segments_become_contiguous_timit_rows_with_closures():
     assert all(a[1] == b[0] for a, b in zip(rows, rows[1:]))
     labels = [r[2] for r in rows]
     assert labels == ["h#", "dh", "tcl", "t", "pau", "kcl", "k", "h#"]  # pau + brth merged, zero-length ax dropped
+    assert phones.timit_phones([5, 10, 20, 30, 40], ["pau", "#", "aa", "pau", "brth"]) == [
+        (0, 10, "h#"), (10, 20, "aa"), (20, 40, "h#")]
+    assert phones.timit_phones([5, 10, 20], ["#", "o", "#"], "mrpa")[1] == (5, 10, "aa")
     with pytest.raises(ValueError, match="'zz' of phoneset 'radio'"):
         phones.timit_phones([10, 20], ["pau", "zz"])
 

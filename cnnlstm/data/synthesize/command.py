@@ -134,6 +134,9 @@ def run(args: argparse.Namespace) -> str:
 def main(argv: list[str]) -> int:
     """Parse, check the tools, then DIR, write; 0 on success, 2 (one stderr line) on a bad argument, DIR or tool."""
     args = parser().parse_args(argv)
+    args.voices = list(dict.fromkeys(args.voices))
+    if args.corpus == "speech_commands":
+        args.words = list(dict.fromkeys(args.words))
     try:
         if args.corpus == "timit":
             timit.check_tools(args.voices)

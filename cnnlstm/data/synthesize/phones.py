@@ -48,18 +48,15 @@ def timit_phones(ends: list[int], names: list[str], phoneset: str = "radio") -> 
     segment that scaled to zero samples is dropped.
     """
     rows, start = [], 0
-    for i, (end, name) in enumerate(zip(ends, names)):
+    for end, name in zip(ends, names):
         if end <= start:
             continue
-        if name in SILENCES:
-            phone = "h#" if i == 0 or i == len(names) - 1 else "pau"
-            if rows and rows[-1][2] in ("pau", "h#") and phone == "pau":
-                rows[-1] = (rows[-1][0], end, rows[-1][2])
-                start = end
-                continue
-            rows.append((start, end, phone))
-        else:
+        if name not in SILENCES:
             rows.extend(_with_closure(start, end, timit_phone(name, phoneset)))
+        elif rows and rows[-1][2] == "pau":
+            rows[-1] = (rows[-1][0], end, "pau")
+        else:
+            rows.append((start, end, "pau"))
         start = end
     return _silent_ends(rows)
 
@@ -73,7 +70,7 @@ def _with_closure(start: int, end: int, phone: str) -> list[tuple[int, int, str]
 
 
 def _silent_ends(rows: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
-    """TIMIT's ``h#`` for silence at either end (festival's pause there may have merged into ``pau``)."""
+    """TIMIT's ``h#`` for the silence at either end."""
     for i in (0, -1):
         if rows and rows[i][2] == "pau":
             rows[i] = (rows[i][0], rows[i][1], "h#")
