@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnnlstm.data.synthesize import festival, phones, speakers, speech_commands, timit, variants
+from cnnlstm.data.synthesize import command, festival, phones, speakers, speech_commands, timit, variants
 from cnnlstm.data.synthesize.command import main
 
 HAVE_FESTIVAL = shutil.which("festival") is not None and shutil.which("sox") is not None
@@ -125,7 +125,7 @@ def test_bad_arguments_are_one_line_and_exit_2(tmp_path, capsys, args, message):
     assert not (tmp_path / "out").exists()
 
 
-def test_a_bad_voice_a_full_folder_and_an_unwritable_one_are_one_line_and_exit_2(tmp_path, capsys):
+def test_a_bad_voice_a_full_folder_and_an_unwritable_one_are_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
     assert main(["speech_commands", str(tmp_path / "a"), "--voices", "say:alex"]) == 2
     assert "voice 'say:alex' is not <engine>:<name>" in capsys.readouterr().err
     (tmp_path / "full").mkdir()
@@ -134,6 +134,7 @@ def test_a_bad_voice_a_full_folder_and_an_unwritable_one_are_one_line_and_exit_2
     err = capsys.readouterr().err
     assert err == f"error: DIR {tmp_path / 'full'} is not empty: choose a new folder or pass --overwrite\n"
     (tmp_path / "file").write_text("")
+    monkeypatch.setattr(command, "check_tools", lambda args: None)  # DIR is checked after the tools
     assert main(["timit", str(tmp_path / "file" / "corpus")]) == 2
     assert capsys.readouterr().err.startswith(f"error: cannot write DIR {tmp_path / 'file' / 'corpus'}: ")
     assert (tmp_path / "full" / "mine.txt").read_text() == "keep" and not (tmp_path / "a").exists()

@@ -17,7 +17,8 @@ from cnnlstm.errors import UserError, first_line
 
 LARGE_HELP = ("Each (voice, word) is synthesized once and every speaker is a numpy variant of a voice "
               "(speed, tilt, level, noise), so big folders are cheap: --speakers 1429 writes 1429 x 35 = "
-              "50,015 files (about 1.6 GB) in a few minutes.")
+              "50,015 files (1.6 GB) in about 3 minutes (measured on 2 busy cores); --repeats K multiplies the files "
+              "by K at the same cost per file.")
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -98,12 +99,24 @@ def written_by_us(args: argparse.Namespace) -> list[Path]:
     return [args.dir / n for n in [*names, "synthesis.json"]]
 
 
-def prepare(args: argparse.Namespace) -> None:
-    """Create DIR; UserError for a file, a non-empty folder without ``--overwrite`` or an unwritable one."""
+def check_dir(args: argparse.Namespace) -> None:
+    """UserError for a DIR that is a file, or a non-empty folder without ``--overwrite`` (writes nothing)."""
     if args.dir.exists() and not args.dir.is_dir():
         raise UserError(f"DIR {args.dir} is a file, not a folder")
     if args.dir.is_dir() and any(args.dir.iterdir()) and not args.overwrite:
         raise UserError(f"DIR {args.dir} is not empty: choose a new folder or pass --overwrite")
+
+
+def check_tools(args: argparse.Namespace) -> None:
+    """MissingTool unless the synthesizers (and voices) of this corpus are installed."""
+    if args.corpus == "timit":
+        timit.check_tools(args.voices)
+    else:
+        voices.check_voices(args.voices)
+
+
+def prepare(args: argparse.Namespace) -> None:
+    """Create DIR (UserError if it cannot be written) and remove what an earlier run wrote there."""
     try:
         args.dir.mkdir(parents=True, exist_ok=True)
         probe = args.dir / ".synthesize-probe"
@@ -132,16 +145,14 @@ def run(args: argparse.Namespace) -> str:
 
 
 def main(argv: list[str]) -> int:
-    """Parse, check the tools, then DIR, write; 0 on success, 2 (one stderr line) on a bad argument, DIR or tool."""
+    """Parse, check DIR and the tools, write; 0 on success, 2 (one stderr line) on a bad argument, DIR or tool."""
     args = parser().parse_args(argv)
     args.voices = list(dict.fromkeys(args.voices))
     if args.corpus == "speech_commands":
         args.words = list(dict.fromkeys(args.words))
     try:
-        if args.corpus == "timit":
-            timit.check_tools(args.voices)
-        else:
-            voices.check_voices(args.voices)
+        check_dir(args)
+        check_tools(args)
         prepare(args)
         start = time.perf_counter()
         summary = run(args)
