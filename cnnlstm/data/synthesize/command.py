@@ -159,5 +159,8 @@ def main(argv: list[str]) -> int:
     except (UserError, ValueError) as e:
         print(f"error: {first_line(e)}", file=sys.stderr)
         return 2
+    except OSError as e:  # the disk filled up, DIR vanished ...: what is written so far stays
+        print(f"error: writing {args.dir} failed: {e}", file=sys.stderr)
+        return 2
     print(f"wrote {args.dir}: {summary} in {time.perf_counter() - start:.1f} s")
     return 0
