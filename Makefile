@@ -26,8 +26,8 @@ test: $(STAMP)
 lint: $(STAMP)  # every Python file of the repository: cnnlstm tests hydra_plugins experiments scripts train.py eval.py
 	$(PY) -m ruff check .
 
-tensorboard: $(STAMP)
-	$(VENV)/bin/tensorboard --logdir outputs --bind_all
+tensorboard: $(STAMP)  # every run under DIR (default outputs), each named after its run directory
+	$(VENV)/bin/tensorboard --logdir $(or $(DIR),outputs) --bind_all
 
 bench: $(STAMP)
 	$(PY) -m cnnlstm.bench $(ARGS)

@@ -187,4 +187,4 @@ def test_debug_overfit_drives_the_training_loss_to_zero(tmp_path, caplog):
 def test_debug_profile_writes_a_trace(tmp_path):
     cfg = compose_config("debug=profile", "trainer.device=cpu", *SMALL["cnn_lstm"])
     train(cfg, tmp_path)
-    assert list((tmp_path / "tb").glob("*.pt.trace.json"))
+    assert list(tmp_path.glob("*.pt.trace.json"))

@@ -16,7 +16,7 @@ def test_overfit_batches_trains_on_the_same_batches_until_the_loss_is_near_zero(
                          "trainer.log_every_n_steps=1", "trainer.val_every_n_steps=60", "optimizer.lr=0.02")
     metrics = train(cfg, tmp_path)
     assert metrics["steps"] == 60 and metrics["epochs"] == 60  # one batch per epoch
-    losses = [e.value for e in EventAccumulator(str(tmp_path / "tb")).Reload().Scalars("train/loss")]
+    losses = [e.value for e in EventAccumulator(str(tmp_path)).Reload().Scalars("train/loss")]
     assert losses[-1] < 0.05 < losses[0]
 
 
@@ -42,7 +42,7 @@ def test_limit_eval_batches_caps_validation_and_test(tmp_path, monkeypatch):
 def test_profile_writes_a_trace_for_tensorboard(tmp_path):
     cfg = compose_config(*TINY_SQUARES, "trainer.max_steps=6", "trainer.profile=true")
     train(cfg, tmp_path)
-    traces = list((tmp_path / "tb").glob("*.pt.trace.json"))
+    traces = list((tmp_path).glob("*.pt.trace.json"))
     assert len(traces) == 1 and "traceEvents" in json.loads(traces[0].read_text())
 
 
@@ -64,5 +64,5 @@ def test_by_default_every_run_logs_a_curve_of_about_50_points(tmp_path):
     cfg = compose_config(*TINY_SQUARES, "trainer.log_every_n_steps=null", "trainer.max_epochs=-1",
                          "trainer.max_steps=100")
     train(cfg, tmp_path)
-    losses = EventAccumulator(str(tmp_path / "tb")).Reload().Scalars("train/loss")
+    losses = EventAccumulator(str(tmp_path)).Reload().Scalars("train/loss")
     assert len(losses) == 50 and [e.step for e in losses[:3]] == [2, 4, 6]

@@ -132,14 +132,14 @@ def test_validation_grid_and_samples_png(tmp_path):
     logger = Logger()
     task = Restoration(num_samples=4, attention_rows=3)
     task.on_validation_end(model, data, logger, 1, tmp_path)
-    grid = logger.images["samples/clean_corrupted_restored"]
+    grid = logger.images["val_samples/clean_corrupted_restored"]
     # 3 rows (clean, corrupted, restored) of 4 images, 28-pixel digits shown 4x so a person can see them
     assert grid.shape == (1, 3, 4 * (3 * 30 + 2), 4 * (4 * 30 + 2))
     from PIL import Image
 
     with Image.open(tmp_path / "samples.png") as png:
         assert png.size == (4 * (4 * 30 + 2), 4 * (3 * 30 + 2))
-    assert logger.images["samples/attention"].shape[0] == 1
+    assert logger.images["val_samples/attention"].shape[0] == 1
     assert (tmp_path / "samples.png").is_file() and (tmp_path / "attention.png").is_file()
     first, _ = task.sample_grid(model, data)
     assert torch.equal(first, task.sample_grid(model, data)[0])  # the same samples every time

@@ -11,6 +11,8 @@ from cnnlstm.errors import first_line
 
 log = logging.getLogger(__name__)
 
+FINAL = "~final"  # the tag group of a run's final numbers: "~" sorts after train/ and val/ in TensorBoard
+
 
 class NullLogger:
     """A logger that records nothing; the trainer calls it the same way."""
@@ -35,7 +37,13 @@ class NullLogger:
 
 
 class TensorBoardLogger(NullLogger):
-    """Writes TensorBoard event files into ``log_dir`` (the run's ``tb/``).
+    """Writes TensorBoard event files into ``log_dir`` (the run directory itself, so that
+    ``tensorboard --logdir outputs`` names each run after its directory, not ``.`` or ``.../tb``).
+
+    The Time Series view sorts tag groups by name and opens the first ones: the curves are
+    ``train/*`` and ``val/*``; the numbers a run ends with (``test/*``, ``best/*``, ``epochs``,
+    ``fit_seconds`` ...) go under ``~final/`` (sorted last) for the HParams view, and are in
+    ``metrics.json`` as they are.
 
     Hyper-parameters go into the same event directory as the scalars (not a per-call
     sub-directory as ``SummaryWriter.add_hparams`` does), so each run of a sweep is one row in
@@ -72,6 +80,7 @@ class TensorBoardLogger(NullLogger):
 
         safe = {k: v if isinstance(v, (bool, int, float, str)) else "null" if v is None else str(v)
                 for k, v in hparams.items()}  # TensorBoard takes scalars and strings only
+        metrics = {f"{FINAL}/{k}": v for k, v in metrics.items()}
         exp, ssi, sei = hparams_summary(safe, metrics)
         for summary in (exp, ssi, sei):
             self.writer.file_writer.add_summary(summary)

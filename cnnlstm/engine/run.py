@@ -245,14 +245,16 @@ def finished_metrics(run_dir: Path) -> dict[str, float]:
 
 
 # what a run writes; a fresh start finds none of them, or moves them aside with trainer.overwrite=true
-RESULTS = ("checkpoints", "metrics.json", "config.yaml", "model_summary.txt", "tb", ".hydra", "samples.png",
-           "attention.png", "confusion.csv", "per_class.csv", "per_image.csv")
+# (glob patterns: TensorBoard's event files and profiler traces lie in the run directory itself)
+RESULTS = ("checkpoints", "metrics.json", "config.yaml", "model_summary.txt", "events.out.tfevents.*",
+           "*.pt.trace.json", "tb", ".hydra", "samples.png", "attention.png", "confusion.csv", "per_class.csv",
+           "per_image.csv")
 
 
 def make_room(run_dir: Path, overwrite: bool) -> None:
     """Refuse a fresh start in a directory holding an earlier run's results, unless ``overwrite``:
     then they are moved, in one rename per entry, into ``replaced/<time>/`` (nothing is lost)."""
-    earlier = [run_dir / name for name in RESULTS if (run_dir / name).exists()]
+    earlier = sorted({path for pattern in RESULTS for path in run_dir.glob(pattern)})
     if not any(p.name in ("checkpoints", "metrics.json") for p in earlier):
         return
     if not overwrite:
@@ -276,7 +278,7 @@ def start_run_directory(cfg: DictConfig, config: dict, run_dir: Path, model, tas
     write_hydra_record(run_dir, cfg)
     args, kwargs = task.model_inputs(data.example_batch())
     log.info("model summary:\n%s", model_summary(model, args, kwargs, run_dir / "model_summary.txt"))
-    logger = build(cfg.logger, "logger", log_dir=str(run_dir / "tb"))
+    logger = build(cfg.logger, "logger", log_dir=str(run_dir))  # TensorBoard names the run after its directory
     logger.log_graph(model, args)
     log.info("run directory: %s", run_dir)
     return logger

@@ -85,7 +85,7 @@ class Trainer:
         limit_eval_batches: score at most this many batches per validation and test (debugging).
         overfit_batches: every epoch trains on the same first N training batches (a model that
             cannot drive their loss to ~0 has a bug); validation is unchanged.
-        profile: record the first training steps with the torch profiler into the run's ``tb/``
+        profile: record the first training steps with the torch profiler into the run directory
             (TensorBoard's profiler tab).
         overwrite: let a fresh start (``resume: false``) replace a run directory's earlier results;
             they are moved to ``<run dir>/replaced/<time>/`` first (read by the run).
@@ -262,16 +262,16 @@ class Trainer:
 
     @contextlib.contextmanager
     def profiler(self):
-        """The torch profiler over training steps 2-4 (``profile: true``) writing into ``tb/``; else a no-op."""
+        """The torch profiler over training steps 2-4 (``profile: true``) writing into the run directory; else a no-op."""
         if not (self.profile and self.dist.is_main):
             yield _NoProfiler()
             return
         from torch.profiler import profile, schedule, tensorboard_trace_handler
 
         with profile(schedule=schedule(wait=1, warmup=1, active=3, repeat=1), record_shapes=True,
-                     on_trace_ready=tensorboard_trace_handler(str(self.run_dir / "tb"))) as prof:
+                     on_trace_ready=tensorboard_trace_handler(str(self.run_dir))) as prof:
             yield prof
-        log.info("profiler trace written into %s (TensorBoard: PyTorch Profiler tab)", self.run_dir / "tb")
+        log.info("profiler trace written into %s (TensorBoard: PyTorch Profiler tab)", self.run_dir)
 
     # ----------------------------------------------------------------------------- validation
     def validation_due(self, state: FitState, total: int) -> bool:

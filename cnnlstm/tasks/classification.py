@@ -73,7 +73,7 @@ class Classification(Task):
             for i, (name, n) in enumerate(zip(names, totals)))
         share = counts.float() / totals.clamp_min(1)[:, None]  # (K, K), rows sum to 1
         image = share.repeat_interleave(16, 0).repeat_interleave(16, 1)[None].expand(3, -1, -1)
-        return TestReport({"confusion.csv": confusion, "per_class.csv": per_class}, {"test/confusion": image})
+        return TestReport({"confusion.csv": confusion, "per_class.csv": per_class}, {"~final/test_confusion": image})
 
     def correct(self, outputs: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """1.0 for each correctly predicted target, 0.0 otherwise (what ``acc`` averages)."""

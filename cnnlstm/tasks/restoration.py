@@ -198,10 +198,10 @@ class Restoration(Task):
         grid, maps = self.sample_grid(model, data)
         scale = max(1, 112 // data.model_args.get("image_size", [112])[0])  # 28-pixel digits: 4x, visible
         grid = F.interpolate(grid[None], scale_factor=scale, mode="nearest")[0]
-        logger.log_images("samples/clean_corrupted_restored", grid[None], step)
+        logger.log_images("val_samples/clean_corrupted_restored", grid[None], step)
         save_image(grid, Path(run_dir) / "samples.png")
         if maps is not None:
             n = min(self.num_samples, maps.shape[0])
             attention = make_grid(maps, nrow=maps.shape[0] // max(1, maps.shape[0] // n), padding=2, pad_value=0.5)
-            logger.log_images("samples/attention", attention[None], step)
+            logger.log_images("val_samples/attention", attention[None], step)
             save_image(attention, Path(run_dir) / "attention.png")
