@@ -38,7 +38,7 @@ def wait_for_runs(url: str, seconds: float = 60) -> list[str]:
     return []
 
 
-def screenshot(logdir: Path, out: Path, width: int = 1600, height: int = 1000, wait: float = 60) -> list[str]:
+def screenshot(logdir: Path, out: Path, width: int = 1600, height: int = 2100, wait: float = 60) -> list[str]:
     """Save the Time Series view of the runs under ``logdir`` to ``out``; returns the run names."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     tensorboard = Path(sys.executable).with_name("tensorboard")
@@ -54,9 +54,9 @@ def screenshot(logdir: Path, out: Path, width: int = 1600, height: int = 1000, w
         if not runs:
             raise FileNotFoundError(f"TensorBoard found no run under {logdir}")
         out.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                        f"--window-size={width},{height}", "--virtual-time-budget=15000", f"--screenshot={out}",
-                        f"http://127.0.0.1:{port}/#timeseries"], check=True, capture_output=True, timeout=180)
+        subprocess.run([chromium, "--headless", "--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--hide-scrollbars",
+                        f"--window-size={width},{height}", "--virtual-time-budget=40000", "--run-all-compositor-stages-before-draw", f"--screenshot={out}",
+                        f"http://127.0.0.1:{port}/?forceSVG=true#timeseries"], check=True, capture_output=True, timeout=180)
         return runs
     finally:
         server.terminate()
