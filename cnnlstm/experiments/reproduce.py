@@ -163,8 +163,20 @@ def git_commit() -> dict:
     return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
 
 
-def reproduce(name: str, extra: list[str] | None = None) -> Path:
-    """Run every sweep of the study, summarize it, refresh ``experiments/results/<name>/``."""
+def finished_selection(sweep_dir: Path, expected: list[list[str]]) -> bool:
+    """Whether ``sweep_dir`` holds every expected selection job (by its overrides), each finished."""
+    if not sweep_dir.is_dir():
+        return False
+    found = {frozenset(yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text()))
+             for job in sweep_dir.iterdir() if (job / "metrics.json").is_file() and (job / ".hydra").is_dir()}
+    return all(frozenset(job) in found for job in expected)
+
+
+def reproduce(name: str, extra: list[str] | None = None, reuse_selection: bool = False) -> Path:
+    """Run every sweep of the study, summarize it, refresh ``experiments/results/<name>/``.
+
+    ``reuse_selection``: keep a part's earlier selection jobs when all of them finished (an
+    interrupted reproduction goes on from there; recorded in provenance.json)."""
     from cnnlstm.experiments.summarize import summarize
 
     study, start, commit = load_study(name), time.time(), git_commit()  # before anything is rewritten
@@ -172,12 +184,18 @@ def reproduce(name: str, extra: list[str] | None = None) -> Path:
     study_jobs(study)  # fails early on a study that does not compose
     sweep_root, select_root = ROOT / "multirun" / name, ROOT / "multirun" / f"{name}-select"
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    for folder in (sweep_root, select_root):
+    for folder in (sweep_root,) if reuse_selection else (sweep_root, select_root):
         if folder.exists():
             shutil.move(str(folder), str(folder.with_name(f"{folder.name}.replaced-{stamp}")))
-    selected, choices = {}, {}
+    selected, choices, reused = {}, {}, []
     for part in selected_parts(study):  # on validation, before any final job runs
-        _sweep(selection_part_arguments(study, part), extra, select_root / part, check=False)  # a diverged lr loses
+        arguments = selection_part_arguments(study, part)
+        if reuse_selection and finished_selection(select_root / part, sweep_jobs(arguments)):
+            reused.append(part)
+        else:
+            if (select_root / part).exists():
+                shutil.move(str(select_root / part), str(select_root / f"{part}.replaced-{stamp}"))
+            _sweep(arguments, extra, select_root / part, check=False)  # a diverged lr loses
         chosen, scores, objective = choose(select_root / part, study["select"]["grid"])
         selected[part], choices[part] = chosen, (chosen, scores, objective)
         print(f"{part}: chose {chosen} by {objective}", flush=True)
@@ -197,7 +215,7 @@ def reproduce(name: str, extra: list[str] | None = None) -> Path:
         "study": name, "command": f"python -m cnnlstm.experiments.reproduce {name}",
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "machine": machine(),
         "wall_seconds": round(time.time() - start, 1), "extra_overrides": extra or [],
-        "selected": selected, "jobs": current_hashes(study, selected)}
+        "selected": selected, "reused_selection": reused, "jobs": current_hashes(study, selected)}
     (out / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n")
     return out
 
@@ -212,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cnnlstm.experiments.reproduce", description=__doc__.split("\n")[0])
     parser.add_argument("study", help=f"one of: {', '.join(sorted(p.stem for p in STUDIES.glob('*.yaml')))}")
     parser.add_argument("--check", action="store_true", help="only compare the committed provenance with the current code")
+    parser.add_argument("--reuse-selection", action="store_true",
+                        help="keep each part's earlier selection jobs if all finished (go on after an interruption)")
     parser.add_argument("overrides", nargs="*", help="extra key=value for every job (e.g. a launcher); recorded")
     args = parser.parse_args(argv)
     try:
@@ -219,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
             reasons = stale_reasons(args.study)
             print("\n".join(reasons) or f"experiments/results/{args.study} is what its command produces now")
             return 1 if reasons else 0
-        out = reproduce(args.study, args.overrides)
+        out = reproduce(args.study, args.overrides, args.reuse_selection)
     except (FileNotFoundError, KeyError, RuntimeError, subprocess.CalledProcessError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
