@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse-selection", action="store_true",
                         help="keep each part's earlier selection jobs if all finished (go on after an interruption)")
     parser.add_argument("overrides", nargs="*", help="extra key=value for every job (e.g. a launcher); recorded")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # options before or after the overrides
     try:
         if args.check:
             reasons = stale_reasons(args.study)
