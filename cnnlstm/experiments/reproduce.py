@@ -164,12 +164,13 @@ def git_commit() -> dict:
 
 
 def finished_selection(sweep_dir: Path, expected: list[list[str]]) -> bool:
-    """Whether ``sweep_dir`` holds every expected selection job (by its overrides), each finished."""
+    """Whether ``sweep_dir`` holds every expected selection job (its overrides, plus any extra
+    ones the command line added), each finished."""
     if not sweep_dir.is_dir():
         return False
-    found = {frozenset(yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text()))
-             for job in sweep_dir.iterdir() if (job / "metrics.json").is_file() and (job / ".hydra").is_dir()}
-    return all(frozenset(job) in found for job in expected)
+    found = [set(yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text()))
+             for job in sweep_dir.iterdir() if (job / "metrics.json").is_file() and (job / ".hydra").is_dir()]
+    return all(any(set(job) <= done for done in found) for job in expected)
 
 
 def reproduce(name: str, extra: list[str] | None = None, reuse_selection: bool = False) -> Path:
