@@ -49,11 +49,14 @@ def one_train_step(model, task, batch, trainer=None) -> tuple[TrainingParts, Int
 
 
 class SavedBytes:
-    """The peak of the bytes autograd keeps for backward (``saved_tensors_hooks``): a saved tensor
-    counts from when the forward saves it until backward frees its graph."""
+    """The peak of the activation memory autograd keeps for backward (``saved_tensors_hooks``): each
+    storage a saved tensor lives in counts once, from when the forward saves it until backward frees
+    the last graph that holds it; the storages of ``exclude`` (the weights) are left out."""
 
-    def __init__(self) -> None:
-        self.live = self.peak = 0
+    def __init__(self, exclude=()) -> None:
+        self.live, self.peak = 0, 0
+        self.refs: dict[int, int] = {}  # storage address -> saved tensors in it
+        self.excluded = {p.untyped_storage().data_ptr() for p in exclude}
 
     def pack(self, tensor: torch.Tensor) -> "_Saved":
         return _Saved(self, tensor)
@@ -61,6 +64,18 @@ class SavedBytes:
     @staticmethod
     def unpack(saved: "_Saved") -> torch.Tensor:
         return saved.tensor
+
+    def add(self, storage: torch.UntypedStorage, sign: int) -> None:
+        """One saved tensor in ``storage`` more (``sign=1``) or fewer (-1)."""
+        key = storage.data_ptr()
+        if key in self.excluded:
+            return
+        before = self.refs.pop(key, 0)
+        if before + sign:
+            self.refs[key] = before + sign
+        if (before, sign) in ((0, 1), (1, -1)):  # the first saved tensor in it, or the last one gone
+            self.live += sign * storage.nbytes()
+            self.peak = max(self.peak, self.live)
 
     def __enter__(self) -> "SavedBytes":
         self._hooks = torch.autograd.graph.saved_tensors_hooks(self.pack, self.unpack)
@@ -73,18 +88,17 @@ class SavedBytes:
 
 class _Saved:
     def __init__(self, counter: SavedBytes, tensor: torch.Tensor) -> None:
-        self.counter, self.tensor, self.nbytes = counter, tensor, tensor.nelement() * tensor.element_size()
-        counter.live += self.nbytes
-        counter.peak = max(counter.peak, counter.live)
+        self.counter, self.tensor, self.storage = counter, tensor, tensor.untyped_storage()
+        counter.add(self.storage, +1)
 
     def __del__(self) -> None:
-        self.counter.live -= self.nbytes
+        self.counter.add(self.storage, -1)
 
 
 def peak_saved_bytes(steps: int, update_per_chunk: bool) -> int:
-    task = FrameLabelling(delay=2, tbptt_steps=20, update_per_chunk=update_per_chunk)
-    with SavedBytes() as saved:
-        one_train_step(tiny_cldnn(), task, frame_batch(steps))
+    task, model = FrameLabelling(delay=2, tbptt_steps=20, update_per_chunk=update_per_chunk), tiny_cldnn()
+    with SavedBytes(exclude=model.parameters()) as saved:
+        one_train_step(model, task, frame_batch(steps))
     assert saved.live == 0  # everything saved was freed by the end of the step
     return saved.peak
 
