@@ -6,6 +6,7 @@ import pytest
 import torch
 from conftest import compose_config
 
+from cnnlstm.engine.checkpoint import load_checkpoint
 from cnnlstm.engine.parts import TrainingParts
 from cnnlstm.engine.run import train
 from cnnlstm.engine.state import FitState, IntervalStats
@@ -112,11 +113,12 @@ def test_memory_of_a_training_step_is_bounded_by_the_chunk_not_the_utterance():
     assert whole_long / whole_short > 3  # the old whole-utterance graph grows with T: the measurement sees it
 
 
-def test_one_chunk_over_the_whole_utterance_is_the_untruncated_update():
+@pytest.mark.parametrize("steps", [32, 50, None])  # 30 frames + a delay of 2: one chunk
+def test_one_chunk_over_the_whole_utterance_is_the_untruncated_update(steps):
     batch = frame_batch(30)
     whole, chunked = tiny_cldnn(), tiny_cldnn()
     _, whole_stats = one_train_step(whole, FrameLabelling(delay=2, tbptt_steps=None), batch)
-    _, chunk_stats = one_train_step(chunked, FrameLabelling(delay=2, tbptt_steps=32, update_per_chunk=True), batch)
+    _, chunk_stats = one_train_step(chunked, FrameLabelling(delay=2, tbptt_steps=steps, update_per_chunk=True), batch)
     assert chunk_stats.optimizer_steps == 1
     torch.testing.assert_close(chunk_stats.loss_sum, whole_stats.loss_sum, atol=1e-6, rtol=0)
     for (name, a), b in zip(whole.named_parameters(), chunked.parameters(), strict=True):
@@ -170,6 +172,29 @@ def test_update_per_chunk_refuses_gradient_accumulation():
         Trainer(device="cpu", accumulate_grad_batches=2).check_task(task)
 
 
+TINY_PAPER = [
+    "model=cldnn_paper", "data=lookahead", "task=frame_labelling", "task.update_per_chunk=true",
+    "task.tbptt_steps=10", "task.delay=2", "data.n_train=512", "data.n_val=64", "data.n_test=128",
+    "data.min_len=20", "data.max_len=40", "data.batch_size=32", "model.fit_frequency=true",
+    "model.conv_channels=[4,4]", "model.hidden_size=24", "model.proj_size=0", "model.num_layers=1",
+    "model.reduce_dim=8", "model.dnn_hidden=[24]", "optimizer.lr=0.01", "trainer.device=cpu",
+    "trainer.progress=log", "logger=none",
+]
+
+
+def test_resume_between_batches_equals_the_uninterrupted_run(tmp_path):
+    tiny = [*TINY_PAPER, "data.n_train=128", "data.n_val=32", "data.n_test=32", "trainer.max_epochs=-1",
+            "scheduler=constant"]  # a cosine schedule would be sized by each run's max_steps
+    train(compose_config(*tiny, "trainer.max_steps=6"), tmp_path / "straight")
+    train(compose_config(*tiny, "trainer.max_steps=3"), tmp_path / "split")  # stops mid-epoch
+    train(compose_config(*tiny, "trainer.max_steps=6"), tmp_path / "split")  # resumes from last.pt
+    straight, resumed = (load_checkpoint(tmp_path / run / "checkpoints/last.pt") for run in ("straight", "split"))
+    assert resumed["state"]["step"] == 6 and straight["scheduler"] == resumed["scheduler"]
+    assert int(resumed["optimizer"]["state"][0]["step"]) > 6  # several updates a batch
+    for key, value in straight["model"].items():
+        assert torch.equal(value, resumed["model"][key]), key
+
+
 def test_the_paper_cldnn_trains_on_the_lookahead_task_with_an_update_per_chunk(tmp_path, monkeypatch):
     chunk_steps = []
     optimizer_step = TrainingParts.optimizer_step
@@ -179,14 +204,7 @@ def test_the_paper_cldnn_trains_on_the_lookahead_task_with_an_update_per_chunk(t
         return optimizer_step(self, grad_clip, schedule)
 
     monkeypatch.setattr(TrainingParts, "optimizer_step", counting)
-    cfg = compose_config(
-        "model=cldnn_paper", "data=lookahead", "task=frame_labelling", "task.update_per_chunk=true",
-        "task.tbptt_steps=10", "task.delay=2", "data.n_train=512", "data.n_val=64", "data.n_test=128",
-        "data.min_len=20", "data.max_len=40", "data.batch_size=32", "model.fit_frequency=true",
-        "model.conv_channels=[4,4]", "model.hidden_size=24", "model.proj_size=0", "model.num_layers=1",
-        "model.reduce_dim=8", "model.dnn_hidden=[24]", "optimizer.lr=0.01", "trainer.max_epochs=2",
-        "trainer.device=cpu", "trainer.progress=log", "logger=none")
-    metrics = train(cfg, tmp_path)
+    metrics = train(compose_config(*TINY_PAPER, "trainer.max_epochs=2"), tmp_path)
     print(metrics, f"{len(chunk_steps)} optimizer steps")
     assert all(chunk_steps) and len(chunk_steps) >= 3 * metrics["steps"]  # 22-42 frames: 3-5 chunks a batch
     assert metrics["test/acc"] > 0.9, metrics  # chance is 0.25
