@@ -148,6 +148,19 @@ def test_chunks_with_the_carried_state_equal_the_whole_sequence():
     torch.testing.assert_close(sum(c.loss * c.weight for c in chunks), whole.loss)
 
 
+def test_chunks_equal_the_whole_sequence_for_raw_audio_through_the_front_end():
+    model = tiny_cldnn(in_features=None, sample_rate=8000, frontend={"n_mels": 12}, freq_kernels=[3, 3]).eval()
+    x, lengths = torch.randn(2, 8000), torch.tensor([8000, 5000])
+    with torch.no_grad():
+        frames, frame_lengths = model.frame_outputs(x, lengths)  # 98 frames of 80 samples
+        y = torch.randint(0, 4, frames.shape[:2])
+        y[1, int(frame_lengths[1]):] = IGNORE_LABEL
+        batch, task = {"x": x, "y": y, "lengths": lengths}, FrameLabelling(delay=3, tbptt_steps=7, update_per_chunk=True)
+        chunks, whole = list(task.train_chunks(model, batch)), task.step(model, batch)
+    torch.testing.assert_close(torch.cat([c.outputs for c in chunks], 1), whole.outputs)
+    torch.testing.assert_close(sum(c.loss * c.weight for c in chunks), whole.loss)
+
+
 def test_chunks_without_a_label_take_no_step():
     batch = frame_batch(12)
     task = FrameLabelling(delay=5, tbptt_steps=2, update_per_chunk=True)  # frames 0-3 predict no label

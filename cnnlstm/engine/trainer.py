@@ -258,7 +258,7 @@ class Trainer:
                 or state.step == self.total_steps(n_batches)):
             stats.add_grad_norm(parts.optimizer_step(self.grad_clip))
 
-    def autocast_each(self, passes: Iterator):
+    def autocast_each(self, passes: Iterator) -> Iterator:
         """Each of ``passes`` computed under autocast; the backward between them runs outside it."""
         while True:
             with autocast(self.precision, self.device, cache=not self.cuda_graphs):
@@ -270,7 +270,7 @@ class Trainer:
     def check_task(self, task) -> None:
         """A task that updates per chunk steps the optimizer itself: no accumulation, CUDA graphs or
         several ranks (whose chunk counts could differ)."""
-        if not getattr(task, "update_per_chunk", False):
+        if not task.update_per_chunk:
             return
         for setting, on in (("trainer.accumulate_grad_batches > 1", self.accumulate > 1),
                             ("trainer.cuda_graphs=true", self.cuda_graphs),
