@@ -44,16 +44,18 @@ class TrainingParts:
         """The weights that are validated, tested and exported: the average when there is one."""
         return self.ema.module if self.ema is not None else self.model
 
-    def optimizer_step(self, grad_clip: float | None) -> torch.Tensor:
-        """Unscale, clip, step, zero the gradients, advance the schedule and the average; returns the
-        gradient norm before clipping (a device tensor: no sync)."""
+    def optimizer_step(self, grad_clip: float | None, schedule: bool = True) -> torch.Tensor:
+        """Unscale, clip, step, zero the gradients, advance the schedule (unless ``schedule`` is
+        false: the trainer advances it once per batch when a task updates per chunk) and the
+        average; returns the gradient norm before clipping (a device tensor: no sync)."""
         self.scaler.unscale_(self.optimizer)
         params = [p for group in self.optimizer.param_groups for p in group["params"] if p.grad is not None]
         norm = torch.nn.utils.clip_grad_norm_(params, grad_clip or math.inf, foreach=True)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
-        self.scheduler.step()
+        if schedule:
+            self.scheduler.step()
         if self.ema is not None:
             self.ema.update(self.model)
         return norm

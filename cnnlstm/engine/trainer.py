@@ -58,7 +58,8 @@ class Trainer:
 
     Args:
         max_epochs: epochs to train (-1: no limit, then ``max_steps`` must be set).
-        max_steps: batches to train (-1: no limit); training stops at whichever comes first.
+        max_steps: batches to train (-1: no limit); training stops at whichever comes first. A
+            batch is one step also when the task takes an optimizer step per chunk of it.
         device: ``auto`` (CUDA when available), ``cpu`` or ``cuda[:N]``.
         precision: ``32``, ``bf16`` (autocast, CPU or CUDA) or ``16`` (float16 autocast, CUDA).
         compile: ``false``, ``true``/``parts`` (compile the CNN and dense parts, keep LSTMs eager)
@@ -180,6 +181,7 @@ class Trainer:
         """
         self.run_dir, self.logger, self.config, self.overrides = Path(run_dir), logger or NullLogger(), config, overrides
         self.dist = dist or Distributed()
+        self.check_task(task)
         forward = self.forward_model(parts.model, data.batch_size)
         n_batches, total = self.batches_per_epoch(data), self.total_steps(self.batches_per_epoch(data))
         log_every = self.log_every or max(1, total // 50)
@@ -232,18 +234,50 @@ class Trainer:
 
     def train_step(self, model: nn.Module, parts: TrainingParts, task, batch: dict, stats: IntervalStats,
                    state: FitState, n_batches: int) -> None:
-        """Forward, backward, and an optimizer step every ``accumulate_grad_batches`` batches."""
+        """Forward, backward, and an optimizer step every ``accumulate_grad_batches`` batches.
+
+        The batch's forward passes come from ``task.train_chunks`` (one for most tasks). A task with
+        ``update_per_chunk`` (truncated BPTT as in the CLDNN paper) gets an optimizer step after each
+        pass's backward, and the LR schedule then advances once per batch, so it is sized as usual;
+        ``state.step`` counts batches either way, and a batch's chunks are never split by a checkpoint.
+        """
         model.train()
-        with autocast(self.precision, self.device, cache=not self.cuda_graphs):
-            out = task.step(model, batch)
-        parts.scaler.scale(out.loss / self.accumulate).backward()
+        loss = torch.zeros((), device=self.device)
+        for out in self.autocast_each(task.train_chunks(model, batch)):
+            parts.scaler.scale(out.loss / self.accumulate).backward()
+            loss = loss + out.loss.detach().float() * out.weight
+            if task.update_per_chunk:
+                stats.add_grad_norm(parts.optimizer_step(self.grad_clip, schedule=False))
         samples = int(batch["y"].shape[0]) * self.dist.world_size
-        stats.add_loss(out.loss, samples)
+        stats.add_loss(loss, samples)
         state.step, state.batch_in_epoch = state.step + 1, state.batch_in_epoch + 1
         state.train_samples += samples
-        if (state.batch_in_epoch % self.accumulate == 0 or state.batch_in_epoch == n_batches
+        if task.update_per_chunk:
+            parts.scheduler.step()
+        elif (state.batch_in_epoch % self.accumulate == 0 or state.batch_in_epoch == n_batches
                 or state.step == self.total_steps(n_batches)):
             stats.add_grad_norm(parts.optimizer_step(self.grad_clip))
+
+    def autocast_each(self, passes: Iterator) -> Iterator:
+        """Each of ``passes`` computed under autocast; the backward between them runs outside it."""
+        while True:
+            with autocast(self.precision, self.device, cache=not self.cuda_graphs):
+                out = next(passes, None)
+            if out is None:
+                return
+            yield out
+
+    def check_task(self, task) -> None:
+        """A task that updates per chunk steps the optimizer itself: no accumulation, CUDA graphs or
+        several ranks (whose chunk counts could differ)."""
+        if not task.update_per_chunk:
+            return
+        for setting, on in (("trainer.accumulate_grad_batches > 1", self.accumulate > 1),
+                            ("trainer.cuda_graphs=true", self.cuda_graphs),
+                            ("distributed training", self.dist.world_size > 1)):
+            if on:
+                raise ConfigError(f"task.update_per_chunk=true takes an optimizer step per chunk: it does not "
+                                  f"work with {setting}")
 
     def log_train(self, stats: IntervalStats, state: FitState, optimizer, progress: Progress) -> None:
         self.check_finite(stats, state)

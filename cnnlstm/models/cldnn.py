@@ -4,7 +4,7 @@
 40 log-mel bins), ``model=cldnn_streaming`` (causal and unidirectional: :meth:`CLDNN.stream`).
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Literal
 
 import torch
@@ -240,6 +240,33 @@ class CLDNN(nn.Module):
             raise ValueError(f"CLDNN got no frames: input of shape {tuple(x.shape)} is shorter than one frame")
         z, reduced = self._encode(feats, self.cnn(feats) if self.cnn is not None else None)
         return self._decode(self._recur(z, lengths, tbptt_steps), reduced), lengths
+
+    def frame_chunks(self, x: torch.Tensor, lengths: torch.Tensor | None = None,
+                     chunk_frames: int | None = None) -> Iterator[torch.Tensor]:
+        """Per-frame logits chunk by chunk: ``(B, n, K)`` for frames ``0 .. n - 1``, then the next
+        ``chunk_frames`` ... (None: the whole utterance at once). Concatenated they equal
+        :meth:`frame_outputs`.
+
+        For truncated BPTT with an optimizer update per chunk (Sainath et al. 2015): each chunk's
+        graph reaches back only to the chunk itself, since its conv patches are computed from the
+        chunk's frames and their context (:meth:`FrequencyConv.window`) and the LSTM starts from the
+        previous chunk's detached ``(h, c)``. So the caller may backward and step the optimizer
+        before it asks for the next chunk, which then runs with the updated weights; the memory
+        kept for backward is one chunk's. The front end (no weights) frames the whole input once.
+        """
+        if self.bidirectional:
+            raise ConfigError("truncated BPTT by chunks needs a unidirectional LSTM")
+        feats, _ = self.frames(x, lengths)  # (B, T, F)
+        if feats.shape[1] == 0:
+            raise ValueError(f"CLDNN got no frames: input of shape {tuple(x.shape)} is shorter than one frame")
+        steps, state = chunk_frames or feats.shape[1], None
+        for start in range(0, feats.shape[1], steps):
+            end = min(start + steps, feats.shape[1])
+            cnn_out = self.cnn.window(feats, start, end) if self.cnn is not None else None
+            z, reduced = self._encode(feats[:, start:end], cnn_out)
+            h, state = self.lstm(z.contiguous(), state)
+            state = tuple(s.detach() for s in state)
+            yield self._decode(h, reduced)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """``x: (B, T, F)`` frames (or ``(B, S)`` audio with a front end), ``lengths: (B,)`` valid

@@ -114,6 +114,18 @@ class FrequencyConv(nn.Module):
             raise ValueError(f"FrequencyConv expects x of shape (B, T, {self.in_features}), got {tuple(x.shape)}")
         return self._patches(F.pad(x, (0, 0, self.left, self.right)))
 
+    def window(self, x: torch.Tensor, start: int, end: int) -> torch.Tensor:
+        """The patches of frames ``start .. end - 1`` of ``x: (B, T, F)``, ``(B, end - start, out_features)``,
+        equal to ``forward(x)[:, start:end]`` but computed from those frames and their context only.
+
+        Training chunk by chunk (truncated BPTT with an update per chunk) then keeps the conv
+        activations of one chunk, not of the whole utterance; needs no state, so it also works with
+        ``right_context > 0`` (the chunk's right context is read from ``x``).
+        """
+        lo, hi = start - self.left, end + self.right
+        piece = x[:, max(lo, 0):min(hi, x.shape[1])]
+        return self._patches(F.pad(piece, (0, 0, max(-lo, 0), max(hi - x.shape[1], 0))))
+
     def initial_state(self, batch: int, device=None, dtype=None) -> torch.Tensor:
         """The left context before the first frame: ``(B, left_context, F)`` zeros."""
         return torch.zeros(batch, self.left, self.in_features, device=device, dtype=dtype)

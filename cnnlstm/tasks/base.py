@@ -1,6 +1,7 @@
 """What a task is to the trainer: how to call the model on a batch, the loss, and the metrics."""
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,10 +12,15 @@ from torchmetrics import MeanMetric, MetricCollection
 
 @dataclass
 class StepOutput:
-    """The result of one forward pass: the scalar loss and the model outputs for the metrics."""
+    """The result of one forward pass: the scalar loss and the model outputs for the metrics.
+
+    ``weight``: the share of its batch this pass scores; the batch's loss is the weighted sum of its
+    passes' losses (1: the pass is the whole batch; see :meth:`Task.train_chunks`).
+    """
 
     loss: torch.Tensor
     outputs: torch.Tensor
+    weight: float = 1.0
 
 
 @dataclass
@@ -35,6 +41,8 @@ class Task(nn.Module, ABC):
 
     monitor: str = "val/loss"
     monitor_mode: str = "min"
+    # True: the trainer takes an optimizer step after each of :meth:`train_chunks`' passes
+    update_per_chunk: bool = False
 
     def model_inputs(self, batch: dict[str, torch.Tensor]) -> tuple[tuple, dict]:
         """Positional and keyword arguments of the model call for ``batch``."""
@@ -46,6 +54,13 @@ class Task(nn.Module, ABC):
         args, kwargs = self.model_inputs(batch)
         outputs = model(*args, **kwargs)
         return StepOutput(self.loss(outputs, batch), outputs)
+
+    def train_chunks(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> Iterator[StepOutput]:
+        """A training batch as forward passes the trainer runs one at a time, each followed by its
+        backward (and, with ``update_per_chunk``, its own optimizer step) before the next pass is
+        computed, so a pass may use the weights its predecessor updated. The default: one pass,
+        :meth:`step` on the whole batch."""
+        yield self.step(model, batch)
 
     @abstractmethod
     def loss(self, outputs: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
