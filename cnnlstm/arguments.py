@@ -18,14 +18,15 @@ Example:
     width must be >= 1, got 0
 """
 
+import argparse
 import inspect
 from collections.abc import Callable
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, ConfigDict, ValidationError, validate_call
+from pydantic import AfterValidator, ConfigDict, TypeAdapter, ValidationError, validate_call
 from pydantic_core import PydanticCustomError
 
-__all__ = ["Literal", "ValidationError", "checked", "first_problem", "within", "PositiveInt", "NonNegativeInt",
+__all__ = ["Literal", "ValidationError", "checked", "cli_type", "first_problem", "within", "PositiveInt", "NonNegativeInt",
            "PositiveFloat", "NonNegativeFloat", "Probability", "UnitInterval", "OpenUnitInterval"]
 
 
@@ -61,6 +62,23 @@ _CONFIG = ConfigDict(strict=True, arbitrary_types_allowed=True)
 def checked(fn: Callable) -> Callable:
     """Enforce ``fn``'s annotated argument constraints on every call (decorate ``__init__``)."""
     return validate_call(config=_CONFIG)(fn)
+
+
+def cli_type(annotation) -> Callable[[str], object]:
+    """An argparse ``type=`` for a declared type: ``type=cli_type(PositiveInt)`` parses the text
+    and checks it as a constructor would, with the same words (``must be >= 1, got 0``)."""
+    adapter = TypeAdapter(annotation)
+
+    def parse(text: str):
+        try:
+            return adapter.validate_strings(text)
+        except ValidationError as e:  # "argument must be ...": argparse names the option itself
+            problem = first_problem(e).split(" ", 1)[1]
+            if e.errors()[0]["type"] == "out_of_range":  # a number, shown as one: "got 0", not "got '0'"
+                problem = problem.replace(repr(text), text)
+            raise argparse.ArgumentTypeError(problem) from None
+
+    return parse
 
 
 # what a value must be, by pydantic error type

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnlstm.arguments import PositiveInt, checked
+from cnnlstm.arguments import PositiveInt, checked, cli_type
 
 FREQS = (330.0, 660.0, 1320.0, 2640.0)
 
@@ -80,15 +80,7 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
-def positive_count(text: str) -> int:
-    """argparse type of ``files_per_class``: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+positive_count = cli_type(PositiveInt)  # argparse type of files_per_class
 
 
 def main(argv: list[str]) -> int:

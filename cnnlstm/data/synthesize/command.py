@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from cnnlstm.arguments import NonNegativeFloat, PositiveInt, cli_type
 from cnnlstm.data.synthesize import festival, speech_commands, timit, voices
 from cnnlstm.errors import UserError, first_line
 
@@ -28,26 +29,8 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
-def count(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def seconds(text: str) -> float:
-    """argparse type: a number of seconds >= 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
+count = cli_type(PositiveInt)  # argparse types: an integer >= 1, seconds >= 0
+seconds = cli_type(NonNegativeFloat)
 
 
 def common(sub: argparse.ArgumentParser) -> None:
