@@ -7,6 +7,7 @@ from conftest import compose_config
 from cnnlstm.arguments import ValidationError
 from cnnlstm.engine.builder import build_model
 from cnnlstm.engine.run import train
+from cnnlstm.errors import ConfigError
 from cnnlstm.models import CLDNN, FrameDNN
 from cnnlstm.models.frame_dnn import stack_frames
 
@@ -80,6 +81,10 @@ def test_bad_arguments_are_declared_errors():
         tiny(hidden=[0])
     with pytest.raises(ValueError, match=r"\(B, T, 6\)"):
         tiny()(torch.randn(2, 4, 7))
+    with pytest.raises(ConfigError, match="frontend.hop_ms"):
+        FrameDNN(num_outputs=2, sample_rate=8000, frontend={"hop_ms": 0.0})
+    with pytest.raises(ConfigError, match="in_features must be set"):
+        FrameDNN(num_outputs=2)
 
 
 def test_preset_matches_the_paper_cldnn_size():

@@ -14,7 +14,7 @@ from torch import nn
 
 from cnnlstm.arguments import NonNegativeInt, PositiveInt, Probability, checked
 from cnnlstm.errors import ConfigError
-from cnnlstm.models.cldnn import _log_mel
+from cnnlstm.models.cldnn import log_mel_frontend
 from cnnlstm.nn.activations import Activation
 from cnnlstm.nn.masking import last_step, masked_mean, zero_padding
 from cnnlstm.nn.mlp import hidden_layers
@@ -80,7 +80,7 @@ class FrameDNN(nn.Module):
         self.left_context, self.right_context = left_context, right_context
         self.frontend = None
         if sample_rate is not None:
-            self.frontend = _log_mel(sample_rate, frontend or {})
+            self.frontend = log_mel_frontend(sample_rate, frontend or {})
             in_features = self.frontend.out_features
         if in_features is None:
             raise ConfigError("in_features must be set (or given by the data), got None")
