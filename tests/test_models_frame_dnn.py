@@ -74,6 +74,19 @@ def test_padded_batch_equals_each_utterance_alone():
                                    rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("chunk", [1, 4, None])
+def test_frame_chunks_equal_frame_outputs(chunk):
+    """Chunk by chunk (task.update_per_chunk=true) the outputs are those of the whole utterance,
+    the windows reaching across chunk borders, and each chunk's graph reaches only its frames."""
+    model, x, lengths = tiny(), torch.randn(2, 10, 6, requires_grad=True), torch.tensor([10, 6])
+    pieces = list(model.frame_chunks(x, lengths, chunk_frames=chunk))
+    assert [p.shape[1] for p in pieces] == ([chunk] * (10 // chunk) + [10 % chunk] * bool(10 % chunk) if chunk else [10])
+    torch.testing.assert_close(torch.cat(pieces, dim=1), model.frame_outputs(x, lengths)[0])
+    pieces[0].sum().backward()
+    first = chunk or 10
+    assert x.grad[:, first + 2:].abs().sum() == 0 and x.grad[:, :first].abs().sum() > 0  # right context 2
+
+
 def test_bad_arguments_are_declared_errors():
     with pytest.raises(ValidationError):
         tiny(left_context=-1)
@@ -103,6 +116,13 @@ TINY_LOOKAHEAD = [
     "model.left_context=1", "task.delay=0", "optimizer.lr=0.01", "trainer.max_epochs=3", "trainer.device=cpu",
     "trainer.progress=log", "logger=none",
 ]
+
+
+def test_trains_with_an_update_per_chunk(tmp_path):
+    """task.update_per_chunk=true, as the paper CLDNN trains: the pair stays like-for-like."""
+    metrics = train(compose_config(*TINY_LOOKAHEAD, "model.right_context=2", "task.update_per_chunk=true",
+                                   "task.tbptt_steps=6"), tmp_path)
+    assert metrics["test/acc"] > 0.9, metrics
 
 
 @pytest.mark.parametrize("right_context,learns", [(2, True), (0, False)])

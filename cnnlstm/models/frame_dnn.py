@@ -5,7 +5,7 @@ frames; ``python train.py model=frame_dnn`` is that baseline, chosen like ``mode
 (same data, trainer, optimizer and scheduler), so the two are a like-for-like pair.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Literal
 
 import torch
@@ -20,12 +20,16 @@ from cnnlstm.nn.masking import last_step, masked_mean, zero_padding
 from cnnlstm.nn.mlp import hidden_layers
 
 
+def windows(x: torch.Tensor, width: int) -> torch.Tensor:
+    """``x: (B, N, F)`` -> ``(B, N - width + 1, width * F)``: row ``i`` is frames ``i .. i + width - 1``
+    concatenated, oldest first."""
+    return x.unfold(1, width, 1).transpose(-1, -2).flatten(-2)  # (B, N - W + 1, F, W) -> (.., W * F)
+
+
 def stack_frames(x: torch.Tensor, left: int, right: int) -> torch.Tensor:
     """``x: (B, T, F)`` -> ``(B, T, (left + 1 + right) * F)``: row ``t`` is frames ``t - left .. t + right``
     concatenated, oldest first, with zero frames before the start and after the end of ``x``."""
-    padded = F.pad(x, (0, 0, left, right))  # (B, left + T + right, F)
-    windows = padded.unfold(1, left + 1 + right, 1)  # (B, T, F, W)
-    return windows.transpose(-1, -2).flatten(-2)  # (B, T, W * F)
+    return windows(F.pad(x, (0, 0, left, right)), left + 1 + right)  # padded: (B, left + T + right, F)
 
 
 class FrameDNN(nn.Module):
@@ -102,15 +106,19 @@ class FrameDNN(nn.Module):
         return self.frontend.hop if self.frontend is not None else 1
 
     def frames(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The model's input frames ``(B, T, F)`` (zeros past each end) and their lengths: the
-        front end's log-mel features for audio ``x: (B, S)``, else ``x`` itself."""
+        """The model's input frames ``(B, T, F)``, ``T >= 1`` (zeros past each end) and their lengths:
+        the front end's log-mel features for audio ``x: (B, S)``, else ``x`` itself."""
         if self.frontend is not None:
             if x.dim() != 2:
                 raise ValueError(f"FrameDNN with a front end expects raw audio (B, S), got shape {tuple(x.shape)}")
-            return self.frontend(x, lengths)
-        if x.dim() != 3 or x.shape[-1] != self.in_features:
+            feats, lengths = self.frontend(x, lengths)
+        elif x.dim() != 3 or x.shape[-1] != self.in_features:
             raise ValueError(f"FrameDNN expects x of shape (B, T, {self.in_features}), got {tuple(x.shape)}")
-        return zero_padding(x, lengths), lengths
+        else:
+            feats = zero_padding(x, lengths)
+        if feats.shape[1] == 0:
+            raise ValueError(f"FrameDNN got no frames: input of shape {tuple(x.shape)} is shorter than one frame")
+        return feats, lengths
 
     def frame_outputs(self, x: torch.Tensor, lengths: torch.Tensor | None = None,
                       tbptt_steps: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -121,10 +129,27 @@ class FrameDNN(nn.Module):
         nothing is recurrent, so there is no gradient through time to truncate.
         """
         feats, lengths = self.frames(x, lengths)  # (B, T, F)
-        if feats.shape[1] == 0:
-            raise ValueError(f"FrameDNN got no frames: input of shape {tuple(x.shape)} is shorter than one frame")
         stacked = stack_frames(feats, self.left_context, self.right_context)  # (B, T, W * F)
         return self.output(self.dnn(stacked)), lengths
+
+    def frame_chunks(self, x: torch.Tensor, lengths: torch.Tensor | None = None,
+                     chunk_frames: int | None = None) -> Iterator[torch.Tensor]:
+        """Per-frame logits chunk by chunk: ``(B, n, K)`` for frames ``0 .. n - 1``, then the next
+        ``chunk_frames`` ... (None: all at once). Concatenated they equal :meth:`frame_outputs`.
+
+        So ``task.update_per_chunk=true`` (an optimizer step per chunk, the CLDNN paper's training)
+        runs with this model too and ``model=frame_dnn`` stays a like-for-like pair for
+        ``model=cldnn_paper``: each chunk's graph holds only the windows of its own frames, so the
+        caller may step the optimizer before asking for the next chunk.
+        """
+        feats, _ = self.frames(x, lengths)  # (B, T, F)
+        width = self.left_context + 1 + self.right_context
+        padded = F.pad(feats, (0, 0, self.left_context, self.right_context))  # (B, l + T + r, F)
+        steps = chunk_frames or feats.shape[1]
+        for start in range(0, feats.shape[1], steps):
+            end = min(start + steps, feats.shape[1])
+            rows = padded[:, start:end + width - 1]  # frames start - l .. end - 1 + r of the utterance
+            yield self.output(self.dnn(windows(rows, width)))  # (B, end - start, K)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """``x: (B, T, F)`` frames (or ``(B, S)`` audio with a front end), ``lengths: (B,)`` valid
