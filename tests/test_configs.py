@@ -154,6 +154,7 @@ SMALL = {
     "cldnn": ["data.batch_size=8"],
     "cldnn_streaming": ["data.batch_size=8"],
     "cldnn_paper": ["data.files_per_class=4", "data.length=1600", "data.batch_size=2"],
+    "frame_dnn": ["data.files_per_class=4", "data.length=1600", "data.batch_size=2"],
     "denoiser": ["data.n_train=64", "data.n_val=16", "data.n_test=16", "data.batch_size=8"],
     "conv_autoencoder": ["data.n_train=64", "data.n_val=16", "data.n_test=16", "data.batch_size=8"],
 }

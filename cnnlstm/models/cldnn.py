@@ -37,8 +37,9 @@ VARIANTS = {  # variant -> (CNN before the LSTM, DNN after it)
 State = dict[str, torch.Tensor]
 
 
-def _log_mel(sample_rate: int, frontend: Mapping) -> LogMel:
-    """The front end; a bad ``frontend`` entry is named by its key, ``frontend.hop_ms must be > 0``."""
+def log_mel_frontend(sample_rate: int, frontend: Mapping) -> LogMel:
+    """The log-mel front end of a model taking raw audio (CLDNN, FrameDNN); a bad ``frontend`` entry
+    is named by its key, ``frontend.hop_ms must be > 0``."""
     try:
         return LogMel(sample_rate=sample_rate, **frontend)
     except ValidationError as e:
@@ -127,7 +128,7 @@ class CLDNN(nn.Module):
         # raw audio -> frames
         self.frontend = None
         if sample_rate is not None:
-            self.frontend = _log_mel(sample_rate, frontend or {})
+            self.frontend = log_mel_frontend(sample_rate, frontend or {})
             in_features = self.frontend.out_features
         if in_features is None:
             raise ConfigError("in_features must be set (or given by the data), got None")
