@@ -24,7 +24,7 @@ from cnnlstm.errors import ConfigError
 from cnnlstm.nn.frequency_conv import FrequencyConv
 from cnnlstm.nn.log_mel import LogMel
 from cnnlstm.nn.lstm import LSTM
-from cnnlstm.nn.masking import last_step, masked_mean, zero_padding
+from cnnlstm.nn.masking import pool_frames, zero_padding
 from cnnlstm.nn.mlp import hidden_layers
 
 VARIANTS = {  # variant -> (CNN before the LSTM, DNN after it)
@@ -273,11 +273,7 @@ class CLDNN(nn.Module):
         """``x: (B, T, F)`` frames (or ``(B, S)`` audio with a front end), ``lengths: (B,)`` valid
         steps (samples for audio) -> logits ``(B, K)``, or ``(B, T, K)`` with ``pool="none"``."""
         out, lengths = self.frame_outputs(x, lengths)
-        if self.pool == "mean":
-            return masked_mean(out, lengths)
-        if self.pool == "last":
-            return last_step(out, lengths)
-        return out
+        return pool_frames(out, lengths, self.pool)
 
     # ------------------------------------------------------------------------ streaming
     def stream(self, chunk: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:

@@ -16,7 +16,7 @@ from cnnlstm.arguments import NonNegativeInt, PositiveInt, Probability, checked
 from cnnlstm.errors import ConfigError
 from cnnlstm.models.cldnn import log_mel_frontend
 from cnnlstm.nn.activations import Activation
-from cnnlstm.nn.masking import last_step, masked_mean, zero_padding
+from cnnlstm.nn.masking import pool_frames, zero_padding
 from cnnlstm.nn.mlp import hidden_layers
 
 
@@ -155,8 +155,4 @@ class FrameDNN(nn.Module):
         """``x: (B, T, F)`` frames (or ``(B, S)`` audio with a front end), ``lengths: (B,)`` valid
         steps (samples for audio) -> logits ``(B, K)``, or ``(B, T, K)`` with ``pool="none"``."""
         out, lengths = self.frame_outputs(x, lengths)
-        if self.pool == "mean":
-            return masked_mean(out, lengths)
-        if self.pool == "last":
-            return last_step(out, lengths)
-        return out
+        return pool_frames(out, lengths, self.pool)

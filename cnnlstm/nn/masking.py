@@ -28,6 +28,16 @@ def last_step(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
     return x.gather(1, index.to(x.device)).squeeze(1)
 
 
+def pool_frames(x: torch.Tensor, lengths: torch.Tensor | None, pool: str) -> torch.Tensor:
+    """Per-frame outputs ``x: (B, T, K)`` -> one per sequence ``(B, K)``: ``"mean"`` over the valid
+    frames, ``"last"`` the last valid one; ``"none"`` keeps every frame ``(B, T, K)``."""
+    if pool == "mean":
+        return masked_mean(x, lengths)
+    if pool == "last":
+        return last_step(x, lengths)
+    return x
+
+
 def zero_padding(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
     """``x: (B, T, ...)`` with every step ``t >= lengths[b]`` set to zero, so padding carries no
     information into convolutions that look across time."""
