@@ -37,13 +37,20 @@ VARIANTS = {  # variant -> (CNN before the LSTM, DNN after it)
 State = dict[str, torch.Tensor]
 
 
-def log_mel_frontend(sample_rate: int, frontend: Mapping) -> LogMel:
-    """The log-mel front end of a model taking raw audio (CLDNN, FrameDNN); a bad ``frontend`` entry
-    is named by its key, ``frontend.hop_ms must be > 0``."""
+def log_mel_frontend(sample_rate: int | None, frontend: Mapping | None,
+                     in_features: int | None) -> tuple[LogMel | None, int]:
+    """The input side of a frame model (CLDNN, FrameDNN): with a ``sample_rate``, a log-mel front end
+    on raw audio and its feature width; without, no front end and ``in_features`` frames. A bad
+    ``frontend`` entry is named by its key, ``frontend.hop_ms must be > 0``."""
+    if sample_rate is None:
+        if in_features is None:
+            raise ConfigError("in_features must be set (or given by the data), got None")
+        return None, in_features
     try:
-        return LogMel(sample_rate=sample_rate, **frontend)
+        logmel = LogMel(sample_rate=sample_rate, **(frontend or {}))
     except ValidationError as e:
         raise ConfigError(f"frontend.{first_problem(e, LogMel)}") from None
+    return logmel, logmel.out_features
 
 
 class CLDNN(nn.Module):
@@ -126,13 +133,8 @@ class CLDNN(nn.Module):
         self.bidirectional = bidirectional
 
         # raw audio -> frames
-        self.frontend = None
-        if sample_rate is not None:
-            self.frontend = log_mel_frontend(sample_rate, frontend or {})
-            in_features = self.frontend.out_features
-        if in_features is None:
-            raise ConfigError("in_features must be set (or given by the data), got None")
-        self.in_features = in_features
+        self.frontend, self.in_features = log_mel_frontend(sample_rate, frontend, in_features)
+        in_features = self.in_features
 
         # frames -> LSTM input
         self.cnn, self.reduce = None, None

@@ -13,7 +13,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnnlstm.arguments import NonNegativeInt, PositiveInt, Probability, checked
-from cnnlstm.errors import ConfigError
 from cnnlstm.models.cldnn import log_mel_frontend
 from cnnlstm.nn.activations import Activation
 from cnnlstm.nn.masking import pool_frames, zero_padding
@@ -82,13 +81,8 @@ class FrameDNN(nn.Module):
         super().__init__()
         self.num_outputs, self.pool = num_outputs, pool
         self.left_context, self.right_context = left_context, right_context
-        self.frontend = None
-        if sample_rate is not None:
-            self.frontend = log_mel_frontend(sample_rate, frontend or {})
-            in_features = self.frontend.out_features
-        if in_features is None:
-            raise ConfigError("in_features must be set (or given by the data), got None")
-        self.in_features = in_features
+        self.frontend, self.in_features = log_mel_frontend(sample_rate, frontend, in_features)
+        in_features = self.in_features
         width = (left_context + 1 + right_context) * in_features
         self.dnn = nn.Sequential(*hidden_layers(width, hidden, activation, dropout))
         self.output = nn.Linear(hidden[-1] if hidden else width, num_outputs)
