@@ -13,7 +13,7 @@ from cnnlstm.engine.builder import build, build_optimizer, build_scheduler
 from cnnlstm.engine.run import build_parts, train
 
 # data options are built with a model that fits them (the default model reads video frames)
-DATA_MODEL = {"japanese_vowels": "cldnn", "uea": "cldnn", "lookahead": "cldnn_streaming",
+DATA_MODEL = {"japanese_vowels": "cldnn", "uea": "cldnn", "lookahead": "cldnn_streaming", "timit": "cldnn", "speech_commands": "cldnn",
               "wav_folder": "cldnn_paper", "tones": "cldnn_paper", "mnist": "denoiser", "image_folder": "denoiser"}
 MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml"))
 DATA = sorted(p.stem for p in (CONF / "data").glob("*.yaml"))

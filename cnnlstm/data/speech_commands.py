@@ -97,8 +97,8 @@ class SpeechCommands(AudioStream):
         found = class_names(self.root)
         missing = [w for w in words if w not in found] if task == "12class" else []
         if missing or not found:
-            raise DataError(f"data.root={root}: no word folder {missing[0] if missing else '<word>/'} "
-                            "(the Speech Commands layout: <word>/<hash>_nohash_<k>.wav)")
+            what = f"folder {missing[0]}/ for the command {missing[0]!r} of data.words" if missing else "word folders"
+            raise DataError(f"data.root={root}: no {what} (the Speech Commands layout: <word>/<hash>_nohash_<k>.wav)")
         self.classes = [SILENCE, UNKNOWN, *words] if task == "12class" else found
         self.noise = self._noise_files(needed=task == "12class" or noise_prob > 0)
         self.files: dict[str, list[str]] = {}
