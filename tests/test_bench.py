@@ -21,3 +21,13 @@ def test_data_generation_and_table(capsys):
     print_table([{"family": "a", "variant": "eager", "x": 1.23456}, {"family": "b", "y": 2}])
     out = capsys.readouterr().out
     assert "family" in out and "1.235" in out
+
+
+def test_speech_corpora_and_featurize_rate(tmp_path):
+    from cnnlstm.bench.speech import featurize_rate
+    from cnnlstm.bench.speech_corpora import write_speech_commands, write_timit
+    from cnnlstm.data.timit import TIMIT
+
+    assert featurize_rate(str(write_speech_commands(tmp_path / "sc", 40)), 0) > 0
+    data = TIMIT(str(write_timit(tmp_path / "timit", 8, per_speaker=2)), num_workers=0)
+    assert data.split_size("train") == 12 and data.split_size("test") == 2

@@ -13,9 +13,9 @@ from cnnlstm.engine.builder import build, build_optimizer, build_scheduler
 from cnnlstm.engine.run import build_parts, train
 
 # data options are built with a model that fits them (the default model reads video frames)
-DATA_MODEL = {"japanese_vowels": "cldnn", "uea": "cldnn", "lookahead": "cldnn_streaming",
-              "wav_folder": "cldnn_paper", "tones": "cldnn_paper", "mnist": "denoiser", "image_folder": "denoiser",
-              "mnist_noise_only": "denoiser", "mnist_missing_half": "denoiser"}
+DATA_MODEL = {"japanese_vowels": "cldnn", "uea": "cldnn", "lookahead": "cldnn_streaming", "timit": "cldnn",
+              "speech_commands": "cldnn", "wav_folder": "cldnn_paper", "tones": "cldnn_paper", "mnist": "denoiser",
+              "image_folder": "denoiser", "mnist_noise_only": "denoiser", "mnist_missing_half": "denoiser"}
 MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml"))
 DATA = sorted(p.stem for p in (CONF / "data").glob("*.yaml"))
 TONES = "cnnlstm.data.make_tones.tone_folder_data"

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import torch
 
-from cnnlstm.bench import families, streaming, tutorial
+from cnnlstm.bench import cldnn_profile, families, speech, streaming, tutorial
 from cnnlstm.engine.precision import resolve_device
 
-SECTIONS = {"tutorial": tutorial.run, "families": families.run, "streaming": streaming.run}
+SECTIONS = {"tutorial": tutorial.run, "families": families.run, "streaming": streaming.run, "speech": speech.run,
+            "cldnn_profile": cldnn_profile.run}
 
 
 def machine() -> str:

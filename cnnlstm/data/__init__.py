@@ -6,8 +6,10 @@ from cnnlstm.data.lookahead import LookaheadSymbols
 from cnnlstm.data.mnist import MNIST
 from cnnlstm.data.moving_squares import MovingSquares
 from cnnlstm.data.restoration_base import RestorationData
+from cnnlstm.data.speech_commands import SpeechCommands
+from cnnlstm.data.timit import TIMIT
 from cnnlstm.data.uea import UEA
 from cnnlstm.data.wav_folder import WavFolder
 
-__all__ = ["ImageFolder", "IndexedData", "LookaheadSymbols", "MNIST", "MovingSquares", "RestorationData", "UEA",
-           "WavFolder"]
+__all__ = ["ImageFolder", "IndexedData", "LookaheadSymbols", "MNIST", "MovingSquares", "RestorationData",
+           "SpeechCommands", "TIMIT", "UEA", "WavFolder"]

@@ -60,6 +60,11 @@ class WavFolder(PaddedSequences):
     ``"lengths"`` in samples. The model turns it into features (its log-mel front end), so the
     same checkpoint takes raw audio. ``model_args`` gives the model ``num_outputs`` and ``sample_rate``.
 
+    This is the small in-memory path, kept on purpose: a folder of a few thousand clips decodes
+    in seconds, then every batch is an index into device memory with no per-sample work. Corpora
+    that do not fit in memory stream from disk instead (``data=speech_commands``, ``data=timit``:
+    :class:`~cnnlstm.data.audio_stream.AudioStream`, docs/speech_data.md).
+
     Args:
         root: the dataset folder.
         sample_rate: rate every file must have (or is resampled to with ``resample=true``).

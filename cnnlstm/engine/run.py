@@ -206,10 +206,10 @@ def check_trainable(cfg: DictConfig, data, task, trainer: Trainer) -> int:
         drop_last = " with data.drop_last=true" if cfg.data.get("drop_last") else ""
         raise ConfigError(f"the training split ({data.split_size('train')} samples) gives no batch of "
                           f"data.batch_size={data.batch_size}{drop_last}")
+    task.check_data(data)  # first: a task may take metrics from the data (frame labelling's fer)
     names = sorted(f"val/{name}" for name in task.metrics().keys())
     if data.split_size("val") and trainer.monitor not in names:
         raise ConfigError(f"trainer.monitor={trainer.monitor} is not a validation metric; choose one of {names}")
-    task.check_data(data)
     return n_batches
 
 

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torchmetrics import MeanMetric, MetricCollection
 
 from cnnlstm.arguments import NonNegativeInt, PositiveInt, Probability, checked
 from cnnlstm.errors import ConfigError
@@ -31,7 +32,12 @@ class FrameLabelling(Classification):
     chunk's, whatever the utterance's length (:meth:`train_chunks`; the model needs
     ``frame_chunks(x, lengths, chunk_frames)``). Off, one step per batch keeps the whole graph.
 
-    Metrics: ``loss`` and ``acc`` (frame accuracy over the valid frames).
+    Metrics: ``loss`` and ``acc`` (frame accuracy over the valid frames). Data that scores in a
+    folded label set (TIMIT: trained on 61 or 48 phones, scored on 39) gives ``score_map``, a
+    tensor mapping each training class to its scoring class (-1: not scored, TIMIT's ``q``); the
+    task reads it in :meth:`check_data` and adds ``acc39`` and ``fer`` (frame error rate,
+    ``1 - acc39``) over the valid frames whose true class is scored, both predictions and
+    targets folded. ``acc`` keeps its meaning (unfolded) for every data.
     """
 
     @checked
@@ -39,6 +45,26 @@ class FrameLabelling(Classification):
                  label_smoothing: Probability = 0.0, update_per_chunk: bool = False) -> None:
         super().__init__(label_smoothing)
         self.delay, self.tbptt_steps, self.update_per_chunk = delay, tbptt_steps, update_per_chunk
+        self.score_map: torch.Tensor | None = None
+
+    def check_data(self, data) -> None:
+        """As :class:`Classification`, and take the data's ``score_map`` (if any) for ``acc39``/``fer``."""
+        super().check_data(data)
+        score_map = getattr(data, "score_map", None)
+        self.score_map = None if score_map is None else torch.as_tensor(score_map, dtype=torch.long)
+
+    def metrics(self) -> MetricCollection:
+        metrics = super().metrics()
+        if self.score_map is not None:
+            metrics.add_metrics({"acc39": MeanMetric(), "fer": MeanMetric()})
+        return metrics
+
+    def update_metrics(self, metrics: MetricCollection, step: StepOutput, batch: dict[str, torch.Tensor]) -> None:
+        super().update_metrics(metrics, step, batch)
+        if self.score_map is not None:
+            folded = self.folded_correct(step.outputs, batch)
+            metrics["acc39"].update(folded)
+            metrics["fer"].update(1 - folded)
 
     def delayed_input(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``x`` and ``lengths`` with ``delay`` zero frames (or their samples of audio) appended."""
@@ -104,3 +130,11 @@ class FrameLabelling(Classification):
         """Correctness of each valid frame (padding frames are left out of ``acc``)."""
         valid = batch["y"] != IGNORE_LABEL
         return (self.predict(outputs) == batch["y"])[valid].float()
+
+    def folded_correct(self, outputs: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Correctness of each scored frame after folding prediction and target with ``score_map``."""
+        fold = self.score_map.to(outputs.device)
+        y = batch["y"]
+        target = torch.where(y == IGNORE_LABEL, -1, fold[y.clamp(min=0)])
+        scored = target >= 0
+        return (fold[self.predict(outputs)] == target)[scored].float()

@@ -1,0 +1,85 @@
+"""Audio files on disk: cheap header scans (no decoding), segment reads, and an optional decoded-audio cache.
+
+Streaming data keeps only each file's path and length in memory; the length comes from the header
+(``soundfile.info``: RIFF WAV, NIST SPHERE as in TIMIT, FLAC ...), so a corpus of any size is
+listed without decoding it, and a file whose header is broken is found (and named) at that scan.
+"""
+
+import hashlib
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from cnnlstm.data.wav_folder import read_wav
+from cnnlstm.errors import DataError, first_line
+
+
+def header_length(path: Path, sample_rate: int, resample: bool, min_samples: int) -> int:
+    """Samples of ``path`` at ``sample_rate`` read from its header; DataError naming the file if the
+    header is unreadable, or the file is empty, too short or at another rate (without ``resample``)."""
+    import soundfile
+
+    try:
+        info = soundfile.info(str(path))
+    except Exception as e:  # LibsndfileError, RuntimeError ... for a broken or foreign header
+        raise DataError(f"{path}: unreadable or corrupt audio header ({first_line(e)})") from None
+    frames, rate = int(info.frames), int(info.samplerate)
+    if frames <= 0:
+        raise DataError(f"{path}: empty audio file (0 samples)")
+    if rate != sample_rate:
+        if not resample:
+            raise DataError(f"{path}: sample rate {rate} Hz, expected data.sample_rate={sample_rate} "
+                            "(set data.resample=true to resample)")
+        frames = math.ceil(frames * sample_rate / rate)
+    if frames < min_samples:
+        raise DataError(f"{path}: too short, {frames} samples < data.min_samples={min_samples}")
+    return frames
+
+
+def read_segment(path: Path, start: int, frames: int) -> np.ndarray:
+    """Mono float32 samples ``start .. start + frames`` of ``path`` (fewer at its end), decoding only those."""
+    import soundfile
+
+    try:
+        audio, _ = soundfile.read(str(path), start=start, frames=frames, dtype="float32", always_2d=True)
+    except Exception as e:
+        raise DataError(f"{path}: unreadable or corrupt audio ({first_line(e)})") from None
+    return audio.mean(1)
+
+
+class AudioReader:
+    """Decode whole files (mono float32 at ``sample_rate``), through an on-disk cache when ``cache_dir`` is set.
+
+    The cache holds each decoded (and resampled) file as a ``.npy`` named by a hash of its path,
+    size, modification time and the rate, so an edited file is decoded again; entries are written
+    atomically (a rename), so workers racing on one file are harmless. It helps when decoding is
+    the cost (resampling, compressed formats); plain 16-bit PCM decodes about as fast as a load.
+    """
+
+    def __init__(self, sample_rate: int, resample: bool, min_samples: int, cache_dir: str | Path | None = None):
+        self.sample_rate, self.resample, self.min_samples = sample_rate, resample, min_samples
+        self.cache_dir = None if cache_dir is None else Path(cache_dir)
+
+    def _cache_path(self, path: Path) -> Path:
+        stat = path.stat()
+        key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{self.sample_rate}"
+        return self.cache_dir / f"{hashlib.sha1(key.encode()).hexdigest()}.npy"
+
+    def __call__(self, path: Path) -> np.ndarray:
+        if self.cache_dir is None:
+            return read_wav(path, self.sample_rate, self.resample, self.min_samples)
+        try:
+            cached = self._cache_path(path)
+        except OSError:
+            raise DataError(f"{path}: no such file") from None
+        if cached.exists():
+            return np.load(cached)
+        audio = read_wav(path, self.sample_rate, self.resample, self.min_samples)
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_suffix(f".{os.getpid()}.tmp")
+        with open(partial, "wb") as f:
+            np.save(f, audio)
+        partial.replace(cached)
+        return audio

@@ -1,0 +1,195 @@
+"""Google Speech Commands (v2 archive layout), both standard tasks, streamed from disk with seeded augmentation.
+
+``python train.py model=cldnn data=speech_commands data.root=DIR [data.task=12class|all35]``;
+``DIR/<word>/<hash>_nohash_<k>.wav``, ``validation_list.txt``, ``testing_list.txt`` and
+``_background_noise_/*.wav`` as in the archive. See docs/speech_data.md.
+"""
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from cnnlstm.arguments import NonNegativeFloat, NonNegativeInt, PositiveInt, UnitInterval, checked
+from cnnlstm.data.audio_files import AudioReader, header_length, read_segment
+from cnnlstm.data.audio_stream import AudioStream, Sample
+from cnnlstm.data.counter_rng import split_seed, uniform
+from cnnlstm.data.wav_folder import LISTS, class_names
+from cnnlstm.errors import ConfigError, DataError
+
+COMMANDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
+SILENCE, UNKNOWN = "_silence_", "_unknown_"
+NOISE = "_background_noise_"
+
+
+def list_splits(root: Path, words: list[str], bad) -> dict[str, list[str]]:
+    """Relative paths per split: ``validation_list.txt`` and ``testing_list.txt`` name the held-out
+    files; every other ``.wav`` in a word folder trains. ``bad(message)`` gets list entries naming
+    missing files (an error unless skipped)."""
+    held: dict[str, list[str]] = {}
+    for split, name in LISTS.items():
+        path = root / name
+        entries = [ln.strip() for ln in path.read_text().splitlines() if ln.strip()] if path.is_file() else []
+        held[split] = []
+        for entry in entries:
+            if Path(entry).parts[0] not in words:
+                bad(f"{path}: {entry} is not in a word folder")
+            elif not (root / entry).is_file():
+                bad(f"{path}: names missing file {entry}")
+            else:
+                held[split].append(Path(entry).as_posix())
+    taken = set(held["val"]) | set(held["test"])
+    train = [f"{w}/{p.name}" for w in words for p in sorted((root / w).glob("*.wav")) if f"{w}/{p.name}" not in taken]
+    return {"train": train, "val": held["val"], "test": held["test"]}
+
+
+class SpeechCommands(AudioStream):
+    """Keyword classification: 1-second clips ``x: (B, length)`` (padded or centre-cropped), ``y: (B,)``.
+
+    ``task``: ``all35`` classifies every word folder; ``12class`` the ten commands plus
+    ``_unknown_`` (clips of the other words, a seeded sample making ``unknown_fraction`` of each
+    split) and ``_silence_`` (1-second cuts of ``_background_noise_`` files at a seeded offset and
+    level, ``silence_fraction`` of each split). Both selections depend only on ``seed``: the same
+    every epoch and after a resume. Validation and test are built the same way from the lists.
+
+    Training-time augmentation, a pure function of (``shuffle_seed``, epoch, sample index), so a
+    resumed run sees exactly the samples an uninterrupted one does: a time shift uniform in
+    ``+-time_shift_ms`` (zero fill), and with probability ``noise_prob`` a random
+    ``_background_noise_`` cut mixed in at a level uniform in ``[0, noise_volume]``.
+
+    Args:
+        root: the dataset folder.
+        words: the command words of ``12class``.
+        length: samples per clip (16000: one second).
+        sample_rate, resample, min_samples: see :class:`~cnnlstm.data.wav_folder.WavFolder`.
+        cache_dir: decoded-audio cache (:class:`~cnnlstm.data.audio_files.AudioReader`).
+        num_workers, bucket_batches, pad_buckets, skip_bad, batch_size, eval_batch_size,
+            shuffle_seed, drop_last: see :class:`~cnnlstm.data.audio_stream.AudioStream`.
+    """
+
+    @checked
+    def __init__(self, root: str | Path | None = None, task: Literal["all35", "12class"] = "12class",
+                 words: Sequence[str] = COMMANDS, silence_fraction: UnitInterval = 0.1,
+                 unknown_fraction: UnitInterval = 0.1, seed: int = 0, length: PositiveInt = 16000,
+                 sample_rate: PositiveInt = 16000, resample: bool = False, min_samples: PositiveInt = 400,
+                 time_shift_ms: NonNegativeFloat = 100.0, noise_prob: UnitInterval = 0.8,
+                 noise_volume: UnitInterval = 0.1, silence_volume: UnitInterval = 1.0, cache_dir: str | None = None,
+                 num_workers: NonNegativeInt = 2, bucket_batches: PositiveInt = 50, pad_buckets: PositiveInt | None = None,
+                 skip_bad: bool = False, batch_size: PositiveInt = 32, eval_batch_size: PositiveInt | None = None,
+                 shuffle_seed: int = 0, drop_last: bool = False) -> None:
+        super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, shuffle_seed=shuffle_seed,
+                         drop_last=drop_last, num_workers=num_workers, bucket_batches=bucket_batches,
+                         pad_buckets=pad_buckets, skip_bad=skip_bad)
+        if root is None:
+            raise ConfigError("root must be set to the Speech Commands folder (data.root=DIR)")
+        if task == "12class" and silence_fraction + unknown_fraction >= 1:
+            raise ConfigError(f"silence_fraction + unknown_fraction must be < 1, got {silence_fraction} + "
+                              f"{unknown_fraction}")
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise DataError(f"data.root={root}: no such directory")
+        self.task, self.seed, self.length, self.sample_rate = task, seed, length, sample_rate
+        self.shift = round(time_shift_ms * sample_rate / 1000)
+        self.noise_prob, self.noise_volume, self.silence_volume = noise_prob, noise_volume, silence_volume
+        self.reader = AudioReader(sample_rate, resample, min_samples, cache_dir)
+        self.resample, self.min_samples = resample, min_samples
+        found = class_names(self.root)
+        missing = [w for w in words if w not in found] if task == "12class" else []
+        if missing or not found:
+            what = f"folder {missing[0]}/ for the command {missing[0]!r} of data.words" if missing else "word folders"
+            raise DataError(f"data.root={root}: no {what} (the Speech Commands layout: <word>/<hash>_nohash_<k>.wav)")
+        self.classes = [SILENCE, UNKNOWN, *words] if task == "12class" else found
+        self.noise = self._noise_files(needed=task == "12class" or noise_prob > 0)
+        self.files: dict[str, list[str]] = {}
+        self.labels: dict[str, np.ndarray] = {}
+        for split, names in list_splits(self.root, found, self.bad).items():
+            self._build(split, names, set(words), silence_fraction, unknown_fraction)
+        self.finish_scan()
+        if self.split_size("train") == 0:
+            raise DataError(f"data.root={root}: no usable training clips")
+        self.model_args = {"num_outputs": len(self.classes), "sample_rate": sample_rate}
+
+    # ------------------------------------------------------------------ listing
+    def _noise_files(self, needed: bool) -> list[tuple[str, int]]:
+        """``(path, samples)`` of the background-noise files; one line naming the folder when it is needed and absent."""
+        folder = self.root / NOISE
+        paths = sorted(folder.glob("*.wav")) if folder.is_dir() else []
+        if not needed:
+            return []
+        if not paths:
+            raise DataError(f"{folder}: no such folder of .wav files, needed for data.task=12class (silence clips) "
+                            "and data.noise_prob > 0 (noise mixing); add it or set data.task=all35 data.noise_prob=0")
+        noise = []
+        for path in paths:
+            try:
+                noise.append((str(path), header_length(path, self.sample_rate, False, self.length)))
+            except DataError as e:
+                self.bad(str(e))
+        if not noise:
+            raise DataError(f"{folder}: no usable noise file of at least {self.length} samples")
+        return noise
+
+    def _build(self, split: str, names: list[str], words: set[str], silence: float, unknown: float) -> None:
+        """The split's clips (known words, the sampled unknown words, silence) with their labels."""
+        if self.task == "all35":
+            chosen = [(n, self.classes.index(n.split("/")[0])) for n in names]
+        else:
+            known = [(n, self.classes.index(n.split("/")[0])) for n in names if n.split("/")[0] in words]
+            others = [n for n in names if n.split("/")[0] not in words]
+            total = len(known) / (1 - silence - unknown)
+            rng = np.random.default_rng([self.seed & 0xFFFFFFFF, split_seed(0, split)])
+            picked = rng.permutation(len(others))[:round(unknown * total)]
+            chosen = known + [(others[k], 1) for k in sorted(picked)]
+            chosen += [("", 0)] * round(silence * total)  # silence: cut from the noise at load time
+        kept = [(n, label) for n, label in chosen if not n or self._usable(n)]
+        self.files[split] = [n for n, _ in kept]
+        self.labels[split] = np.array([label for _, label in kept], dtype=np.int64)
+        self.lengths[split] = np.full(len(kept), self.length, dtype=np.int64)
+
+    def _usable(self, name: str) -> bool:
+        try:
+            header_length(self.root / name, self.sample_rate, self.resample, self.min_samples)
+            return True
+        except DataError as e:
+            self.bad(str(e))
+            return False
+
+    # ------------------------------------------------------------------ loading
+    def _noise_cut(self, seed: int, *keys: int) -> np.ndarray:
+        """A seeded ``length``-sample cut of one of the noise files."""
+        k = int(uniform(seed, *keys, 1) * len(self.noise))
+        path, samples = self.noise[k]
+        start = int(uniform(seed, *keys, 2) * (samples - self.length + 1))
+        cut = read_segment(Path(path), start, self.length)
+        return np.pad(cut, (0, self.length - cut.size))
+
+    def _fit(self, audio: np.ndarray) -> np.ndarray:
+        """Centre-crop or zero-pad (at the end) to ``length`` samples."""
+        if audio.size >= self.length:
+            start = (audio.size - self.length) // 2
+            return audio[start:start + self.length]
+        return np.pad(audio, (0, self.length - audio.size))
+
+    def _augment(self, audio: np.ndarray, epoch: int, index: int) -> np.ndarray:
+        keys = (epoch, index)
+        shift = round((2 * float(uniform(self.shuffle_seed, *keys, 10)) - 1) * self.shift)
+        if shift > 0:  # later: zeros first
+            audio = np.concatenate([np.zeros(shift, np.float32), audio[:-shift]])
+        elif shift < 0:  # earlier: zeros last
+            audio = np.concatenate([audio[-shift:], np.zeros(-shift, np.float32)])
+        if self.noise and float(uniform(self.shuffle_seed, *keys, 11)) < self.noise_prob:
+            level = float(uniform(self.shuffle_seed, *keys, 12)) * self.noise_volume
+            audio = audio + level * self._noise_cut(self.shuffle_seed, *keys, 13)
+        return audio.astype(np.float32)
+
+    def load(self, split: str, index: int, epoch: int) -> Sample:
+        name = self.files[split][index]
+        if name:
+            audio = self._fit(self.reader(self.root / name))
+        else:  # silence: a fixed cut and level per (seed, split, index)
+            keys = (split_seed(self.seed, split), index)
+            audio = float(uniform(self.seed, *keys, 3)) * self.silence_volume * self._noise_cut(self.seed, *keys)
+        if split == "train":
+            audio = self._augment(audio, epoch, index)
+        return audio.astype(np.float32), int(self.labels[split][index])
