@@ -13,6 +13,7 @@ TINY = [
     "model.hidden_size=24", "model.num_layers=1", "model.reduce_dim=8", "model.dnn_hidden=[24]",
     "model.dropout=0.0", "optimizer.lr=0.02", "trainer.max_epochs=3", "trainer.device=cpu",
     "trainer.progress=log", "logger=none", "task.tbptt_steps=6",
+    "model.variant=cld", "model.x_to_lstm=true",  # the architecture this test was sized with, whatever the preset
 ]
 
 
