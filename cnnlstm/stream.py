@@ -18,6 +18,8 @@ from torch import nn
 
 from cnnlstm.arguments import PositiveFloat, PositiveInt, checked
 from cnnlstm.cli_args import options, run_command
+from cnnlstm.data.phones import PHONE_SETS
+from cnnlstm.data.speech_commands import SILENCE, UNKNOWN
 from cnnlstm.data.wav_folder import class_names, read_wav
 from cnnlstm.engine.checkpoint import load_trained_model
 from cnnlstm.errors import ConfigError
@@ -27,10 +29,26 @@ USAGE = "usage: python -m cnnlstm.stream ckpt_path=PATH wav=FILE [chunk_ms=100] 
 
 def load_streaming_model(ckpt_path: str | Path, device: str = "cpu"):
     """The model of a checkpoint, in eval mode; its ``num_outputs`` and ``sample_rate`` are read from
-    the weights, so the training data need not be present. Returns ``(model, class names or None)``."""
+    the weights, so the training data need not be present. Returns ``(model, class names or None,
+    whether it labels frames)``: a frame model (``task=frame_labelling``, e.g. trained on TIMIT)
+    gets per-frame posteriors printed, an utterance classifier its running prediction."""
     model, cfg = load_trained_model(ckpt_path, _args_from_weights(ckpt_path), device)
-    root = cfg.get("data", {}).get("root")
-    return model, class_names(root) if root and Path(root).is_dir() else None
+    per_frame = "FrameLabelling" in str(cfg.get("task", {}).get("_target_", ""))
+    return model, label_names(cfg.get("data", {}), model.num_outputs), per_frame
+
+
+def label_names(data: dict, n: int) -> list[str] | None:
+    """The class names of the data a model was trained on, from its config (None if unknown or
+    they do not match the model's ``n`` outputs): TIMIT's phone set, Speech Commands' 12 classes,
+    or the class folders of a root that is still there."""
+    target, root = str(data.get("_target_", "")), data.get("root")
+    if target.endswith(".TIMIT"):
+        names = PHONE_SETS[int(data.get("train_phones", 61))]
+    elif target.endswith(".SpeechCommands") and data.get("task", "12class") == "12class":
+        names = [SILENCE, UNKNOWN, *data.get("words", ())]
+    else:
+        names = class_names(root) if root and Path(root).is_dir() else None
+    return list(names) if names and len(names) == n else None
 
 
 def _args_from_weights(ckpt_path):
@@ -45,9 +63,10 @@ def _args_from_weights(ckpt_path):
 @torch.no_grad()
 @checked
 def stream_file(model: nn.Module, wav: str | Path, chunk_ms: PositiveFloat = 100.0, device: str = "cpu",
-                names: list[str] | None = None, out: Callable = print) -> dict:
-    """Stream ``wav`` through ``model`` in ``chunk_ms`` chunks, printing a line per chunk; returns
-    the final prediction, the per-frame logits and the real-time factor."""
+                names: list[str] | None = None, out: Callable = print, per_frame: bool = False) -> dict:
+    """Stream ``wav`` through ``model`` in ``chunk_ms`` chunks, printing a line per chunk (with
+    ``per_frame``: the most probable class and its posterior for each frame the chunk completed);
+    returns the final prediction, the per-frame logits and the real-time factor."""
     rate = model.frontend.sample_rate
     chunk = round(chunk_ms * rate / 1000)
     if chunk < 1:
@@ -68,6 +87,12 @@ def stream_file(model: nn.Module, wav: str | Path, chunk_ms: PositiveFloat = 100
         busy += time.perf_counter() - tick
         prob, label = pooled.softmax(-1).max(-1)
         name = names[int(label)] if names else str(int(label))
+        if per_frame:
+            probs, labels = frames[0].softmax(-1).max(-1)  # (k,): this chunk's new frames
+            shown = " ".join(f"{names[int(c)] if names else int(c)}:{float(q):.2f}" for q, c in zip(probs, labels))
+            out(f"[{start / rate:6.2f}-{end_s:6.2f}s] frames {seen.shape[1] - frames.shape[1]}-{seen.shape[1] - 1}: "
+                f"{shown}")
+            continue
         out(f"[{start / rate:6.2f}-{end_s:6.2f}s] frames={seen.shape[1]:4d} prediction={name} p={float(prob):.3f}")
     duration = audio.shape[1] / rate
     rtf = busy / duration
@@ -85,8 +110,8 @@ def stream_options(ckpt_path: str, wav: str, chunk_ms: PositiveFloat = 100.0, de
 def main(argv: list[str]) -> int:
     def action(args: dict) -> None:
         torch.set_num_threads(args["threads"])
-        model, names = load_streaming_model(args["ckpt_path"], args["device"])
-        stream_file(model, args["wav"], args["chunk_ms"], args["device"], names)
+        model, names, per_frame = load_streaming_model(args["ckpt_path"], args["device"])
+        stream_file(model, args["wav"], args["chunk_ms"], args["device"], names, per_frame=per_frame)
 
     return run_command(argv, stream_options, USAGE, action)
 

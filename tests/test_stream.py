@@ -33,7 +33,7 @@ def test_checkpoint_takes_raw_audio(trained, tmp_path):
 @pytest.mark.parametrize("chunk_ms", [10, 70])
 def test_stream_file_equals_offline(trained, chunk_ms):
     root, ckpt = trained
-    model, names = load_streaming_model(ckpt)
+    model, names, per_frame = load_streaming_model(ckpt)
     assert names == ["tone0", "tone1"]
     lines = []
     result = stream_file(model, root / "tone1" / "000.wav", chunk_ms=chunk_ms, names=names, out=lines.append)
@@ -80,9 +80,36 @@ def test_stream_file_refuses_chunks_without_samples(trained):
     from cnnlstm.errors import ConfigError
 
     root, ckpt = trained
-    model, _ = load_streaming_model(ckpt)
+    model, _, _ = load_streaming_model(ckpt)
     lines = []
     for chunk_ms in (0, -5, 0.01, True):  # 0.01 ms is less than one sample at 8 kHz
         with pytest.raises((ConfigError, ValidationError), match="chunk_ms"):
             stream_file(model, root / "tone1" / "000.wav", chunk_ms=chunk_ms, out=lines.append)
     assert lines == []
+
+
+def test_a_timit_frame_model_streams_per_frame_phone_posteriors_equal_to_offline(tmp_path):
+    """A causal CLDNN trained on a TIMIT-layout miniature (frame phone targets) streams chunk by
+    chunk: each line lists the phones of the frames the chunk completed, and the concatenated
+    per-frame logits equal the offline ones."""
+    from speech_miniatures import make_timit
+
+    root = make_timit(tmp_path / "timit")
+    cfg = compose_config("model=cldnn_streaming", "data=timit", f"data.root={root}", "data.num_workers=0",
+                         "task=frame_labelling", "task.update_per_chunk=true", "model.conv_channels=[4,4]",
+                         "model.hidden_size=16", "model.num_layers=1", "model.reduce_dim=8", "model.dnn_hidden=[16]",
+                         "data.batch_size=4", "trainer.max_epochs=1", "trainer.device=cpu", "logger=none")
+    train(cfg, tmp_path / "run")
+    model, names, per_frame = load_streaming_model(tmp_path / "run" / "checkpoints" / "best.pt")
+    assert per_frame and names is not None and len(names) == model.num_outputs == 61 and "h#" in names
+    wav = next(root.rglob("TEST/*/*/*.WAV"))
+    lines = []
+    result = stream_file(model, wav, chunk_ms=50, names=names, out=lines.append, per_frame=True)
+    import soundfile
+
+    audio = torch.from_numpy(soundfile.read(str(wav), dtype="float32")[0])[None]
+    offline, _ = model.frame_outputs(audio)
+    torch.testing.assert_close(result["logits"], offline, atol=1e-5, rtol=1e-4)
+    framed = [line for line in lines if " frames " in line and ":" in line.split(": ", 1)[-1]]
+    assert framed and all(tok.split(":")[0] in names for tok in framed[-1].split(": ", 1)[1].split())
+    assert lines[-1].startswith("real-time factor")
