@@ -148,7 +148,7 @@ def test_a_crashing_job_in_a_multirun_writes_its_error_and_returns(tmp_path):
         HydraConfig.instance().cfg = None
 
 
-@pytest.mark.parametrize("study,jobs", [("cnn_lstm_sizes", 27), ("cldnn_ablation", 20), ("denoising", 3)])
+@pytest.mark.parametrize("study,jobs", [("cnn_lstm_sizes", 27), ("cldnn_ablation", 20), ("denoising", 3), ("tutorial", 5)])
 def test_study_sweeps_parse(study, jobs):
     """Each study's sweep (hydra.sweeper.params) is valid override syntax with the expected job count.
 
