@@ -67,8 +67,9 @@ class AudioStream(ABC):
         in a worker, raises DataError naming the file when it cannot be read."""
 
     def num_frames(self, samples: int) -> int:
-        """Frames the model's front end makes of ``samples`` audio samples (frame targets only)."""
-        raise NotImplementedError
+        """Frames the model's front end makes of ``samples`` audio samples: a hook that only data
+        with frame targets (``frame_targets = True``, e.g. TIMIT) implements and calls."""
+        raise NotImplementedError(f"{type(self).__name__} has frame targets but no num_frames()")
 
     def pad_multiple(self) -> int:
         """Padded lengths are multiples of this (1; a front end's hop for frame targets)."""

@@ -135,8 +135,8 @@ class TIMIT(AudioStream):
         self.root = Path(root)
         if not self.root.is_dir():
             raise DataError(f"data.root={root}: no such directory")
-        frontend = LogMel(sample_rate=sample_rate, win_ms=win_ms, hop_ms=hop_ms)  # the model's framing, exactly
-        self.win, self.hop, self.min_samples = frontend.win, frontend.hop, max(min_samples, frontend.win)
+        self.framing = LogMel(sample_rate=sample_rate, win_ms=win_ms, hop_ms=hop_ms)  # the model's framing, exactly
+        self.win, self.hop, self.min_samples = self.framing.win, self.framing.hop, max(min_samples, self.framing.win)
         self.sample_rate, self.train_phones = sample_rate, train_phones
         self.classes = list(PHONE_SETS[train_phones])
         self.table = label_table(train_phones)
@@ -181,7 +181,7 @@ class TIMIT(AudioStream):
         self.items[split], self.lengths[split] = kept, np.array(lengths, dtype=np.int64)
 
     def num_frames(self, samples: int) -> int:
-        return (samples - self.win) // self.hop + 1 if samples >= self.win else 0
+        return int(self.framing.num_frames(torch.tensor(samples)))  # the front end's own count
 
     def pad_multiple(self) -> int:
         return self.hop
