@@ -10,7 +10,8 @@ to summarize them (``metric``, ``baseline``) and optionally what to choose on va
 jobs run into ``multirun/<name>-select/<part>``, their scores go to ``selection.md`` and the
 chosen values to ``provenance.json``). Reproducing runs every sweep into
 ``multirun/<name>/<part>``, summarizes the study directory and copies ``summary.{md,csv,png}`` into
-``experiments/results/<name>/`` with ``provenance.json``: the git commit, the date, the machine,
+``experiments/results/<name>/`` with ``provenance.json``: the generated corpora it trained on
+(``corpora``: written first by ``python -m cnnlstm.data.synthesize`` when absent), the git commit, the date, the machine,
 torch's version, the wall time, and a hash of each job's fully composed config. ``--check``
 recomposes the jobs from the current code and configs and compares the hashes: committed results
 that the command would no longer produce are stale (the test suite requires them marked so).
@@ -163,6 +164,27 @@ def git_commit() -> dict:
     return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
 
 
+def make_corpora(study: dict) -> list[dict]:
+    """Write each generated corpus the study trains on (``corpora: {DIR: [maker arguments]}``, DIR
+    relative to the project root) unless DIR already holds the one these arguments make; their
+    commands and the hash of each ``synthesis.json``, for provenance."""
+    records = []
+    for folder, arguments in (study.get("corpora") or {}).items():
+        root, arguments = ROOT / folder, [str(a) for a in arguments]
+        stamp = root / "corpus_arguments.json"  # what made the folder, written once it is complete
+        command = ["python", "-m", "cnnlstm.data.synthesize", arguments[0], folder, *arguments[1:]]
+        reused = stamp.is_file() and json.loads(stamp.read_text()) == arguments
+        if not reused:
+            stamp.unlink(missing_ok=True)
+            print("+", " ".join(command), flush=True)
+            subprocess.run([sys.executable, *command[1:], *(["--overwrite"] if root.exists() else [])],
+                           cwd=ROOT, check=True)
+            stamp.write_text(json.dumps(arguments) + "\n")
+        digest = hashlib.sha256((root / "synthesis.json").read_bytes()).hexdigest()
+        records.append({"dir": folder, "command": " ".join(command), "synthesis_sha256": digest, "reused": reused})
+    return records
+
+
 def finished_selection(sweep_dir: Path, expected: list[list[str]]) -> bool:
     """Whether ``sweep_dir`` holds every expected selection job (its overrides, plus any extra
     ones the command line added), each finished."""
@@ -184,6 +206,7 @@ def reproduce(name: str, extra: list[str] | None = None, reuse_selection: bool =
     check_selection(study)
     study_jobs(study)  # fails early on a study that does not compose
     sweep_root, select_root = ROOT / "multirun" / name, ROOT / "multirun" / f"{name}-select"
+    corpora = make_corpora(study)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for folder in (sweep_root,) if reuse_selection else (sweep_root, select_root):
         if folder.exists():
@@ -216,7 +239,7 @@ def reproduce(name: str, extra: list[str] | None = None, reuse_selection: bool =
         "study": name, "command": f"python -m cnnlstm.experiments.reproduce {name}",
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "machine": machine(),
         "wall_seconds": round(time.time() - start, 1), "extra_overrides": extra or [],
-        "selected": selected, "reused_selection": reused, "jobs": current_hashes(study, selected)}
+        "corpora": corpora, "selected": selected, "reused_selection": reused, "jobs": current_hashes(study, selected)}
     (out / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n")
     return out
 
