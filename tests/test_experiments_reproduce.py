@@ -62,3 +62,31 @@ def test_check_reports_a_changed_config(tmp_path, monkeypatch, capsys):
     assert main(["s", "--check"]) == 1
     out = capsys.readouterr().out
     assert "is no longer in the study" in out or "now composes another config" in out
+
+
+def test_a_studys_corpus_is_written_once_and_remade_when_its_arguments_change(tmp_path, monkeypatch):
+    import subprocess
+
+    import cnnlstm.experiments.reproduce as reproduce
+
+    calls = []
+
+    def fake_maker(command, cwd, check):  # stands in for python -m cnnlstm.data.synthesize
+        calls.append(command[1:])
+        folder = tmp_path / command[4]
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "synthesis.json").write_text(json.dumps(command[5:]))
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(reproduce, "ROOT", tmp_path)
+    monkeypatch.setattr(reproduce.subprocess, "run", fake_maker)
+    study = {"corpora": {"data/synth/c": ["timit", "--speakers", 20, "--seed", "0"]}}
+    first = reproduce.make_corpora(study)
+    assert calls == [["-m", "cnnlstm.data.synthesize", "timit", "data/synth/c", "--speakers", "20", "--seed", "0"]]
+    assert first == [{"dir": "data/synth/c", "command": "python -m cnnlstm.data.synthesize timit data/synth/c "
+                      "--speakers 20 --seed 0", "synthesis_sha256": first[0]["synthesis_sha256"], "reused": False}]
+    assert reproduce.make_corpora(study)[0]["reused"] and len(calls) == 1  # the same arguments: kept
+    study["corpora"]["data/synth/c"][2] = 30
+    again = reproduce.make_corpora(study)
+    assert calls[-1][-1] == "--overwrite" and "30" in calls[-1] and not again[0]["reused"]
+    assert again[0]["synthesis_sha256"] != first[0]["synthesis_sha256"]
