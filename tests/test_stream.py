@@ -113,3 +113,29 @@ def test_a_timit_frame_model_streams_per_frame_phone_posteriors_equal_to_offline
     framed = [line for line in lines if " frames " in line and ":" in line.split(": ", 1)[-1]]
     assert framed and all(tok.split(":")[0] in names for tok in framed[-1].split(": ", 1)[1].split())
     assert lines[-1].startswith("real-time factor")
+
+
+def test_a_speech_commands_model_streams_its_12_classes_equal_to_offline(tmp_path):
+    """A streamable CLDNN trained on a Speech Commands-layout miniature (12-class task) streams a
+    1 s clip chunk by chunk with the data's own class names, and equals the offline outputs."""
+    from speech_miniatures import make_speech_commands
+
+    from cnnlstm.data.speech_commands import SpeechCommands
+
+    root = make_speech_commands(tmp_path / "sc", per_word=6)
+    words = ["yes", "no", "up"]
+    train(compose_config("model=cldnn_streaming", "data=speech_commands", f"data.root={root}",
+                         f"data.words=[{','.join(words)}]", "data.num_workers=0", *TINY_AUDIO[2:],
+                         "model.frontend.n_mels=40", "trainer.max_epochs=1"), tmp_path / "run")
+    model, names, per_frame = load_streaming_model(tmp_path / "run" / "checkpoints" / "best.pt")
+    assert not per_frame and names == SpeechCommands(str(root), words=words, num_workers=0).classes
+    clip = sorted((root / "no").glob("*.wav"))[0]
+    lines = []
+    result = stream_file(model, clip, chunk_ms=100, names=names, out=lines.append)
+    import soundfile
+    wave, _ = soundfile.read(clip, dtype="float32")
+    with torch.no_grad():
+        offline, _ = model.frame_outputs(torch.from_numpy(wave)[None])
+    torch.testing.assert_close(result["logits"], offline, rtol=1e-5, atol=1e-5)
+    assert len([line for line in lines if "prediction=" in line]) >= 10  # a line per 100 ms chunk of 1 s
+    assert result["prediction"] in names and lines[-1].startswith("real-time factor")
