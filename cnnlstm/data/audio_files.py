@@ -1,4 +1,4 @@
-"""Audio files on disk: cheap header scans (no decoding), segment reads, and an optional decoded-audio cache.
+"""Audio files on disk: cheap header scans (no decoding), segment and whole-file reads, and an optional decoded-audio cache.
 
 Streaming data keeps only each file's path and length in memory; the length comes from the header
 (``soundfile.info``: RIFF WAV, NIST SPHERE as in TIMIT, FLAC ...), so a corpus of any size is
@@ -12,8 +12,16 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnlstm.data.wav_folder import read_wav
-from cnnlstm.errors import DataError, first_line
+from cnnlstm.errors import ConfigError, DataError, first_line
+
+
+def data_root(root: str | Path | None, what: str) -> Path:
+    """``data.root`` as a folder: ConfigError saying it must hold ``what`` when unset, DataError when absent."""
+    if root is None:
+        raise ConfigError(f"root must be set to {what} (data.root=DIR)")
+    if not Path(root).is_dir():
+        raise DataError(f"data.root={root}: no such directory")
+    return Path(root)
 
 
 def header_length(path: Path, sample_rate: int, resample: bool, min_samples: int) -> int:
@@ -38,15 +46,33 @@ def header_length(path: Path, sample_rate: int, resample: bool, min_samples: int
     return frames
 
 
-def read_segment(path: Path, start: int, frames: int) -> np.ndarray:
-    """Mono float32 samples ``start .. start + frames`` of ``path`` (fewer at its end), decoding only those."""
+def read_segment(path: Path, start: int = 0, frames: int = -1) -> tuple[np.ndarray, int]:
+    """Mono float32 samples ``start .. start + frames`` of ``path`` (fewer at its end; ``-1``: to the
+    end), decoding only those, and the file's sample rate."""
     import soundfile
 
     try:
-        audio, _ = soundfile.read(str(path), start=start, frames=frames, dtype="float32", always_2d=True)
-    except Exception as e:
+        audio, rate = soundfile.read(str(path), start=start, frames=frames, dtype="float32", always_2d=True)
+    except Exception as e:  # soundfile raises LibsndfileError, RuntimeError, TypeError ...
         raise DataError(f"{path}: unreadable or corrupt audio ({first_line(e)})") from None
-    return audio.mean(1)
+    return audio.mean(1), rate
+
+
+def read_wav(path: Path, sample_rate: int, resample: bool, min_samples: int) -> np.ndarray:
+    """Mono float32 samples of ``path`` at ``sample_rate``; DataError naming the file if unusable:
+    missing, or failing :func:`header_length`'s checks, undecodable, or holding NaN or infinite samples."""
+    if not Path(path).is_file():
+        raise DataError(f"{path}: no such file")
+    header_length(path, sample_rate, resample, min_samples)  # readable, not empty, long enough, at the rate
+    audio, rate = read_segment(path)
+    if not np.isfinite(audio).all():
+        raise DataError(f"{path}: {int((~np.isfinite(audio)).sum())} samples are NaN or infinite")
+    if rate != sample_rate:  # allowed by header_length: resample
+        from scipy.signal import resample_poly
+
+        g = math.gcd(rate, sample_rate)
+        audio = resample_poly(audio, sample_rate // g, rate // g).astype(np.float32)
+    return audio
 
 
 class AudioReader:

@@ -1,7 +1,6 @@
 """Audio classification from a folder of WAV files in the Speech Commands layout, decoded with soundfile."""
 
 import logging
-import math
 from pathlib import Path
 from typing import Literal
 
@@ -9,8 +8,9 @@ import numpy as np
 import torch
 
 from cnnlstm.arguments import PositiveInt, checked
+from cnnlstm.data.audio_files import data_root, read_wav
 from cnnlstm.data.padded import PaddedSequences
-from cnnlstm.errors import ConfigError, DataError, first_line
+from cnnlstm.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
@@ -21,34 +21,6 @@ def class_names(root: str | Path) -> list[str]:
     """The class folders of ``root`` (sorted; names starting with ``_`` or ``.`` are not classes,
     e.g. Speech Commands' ``_background_noise_``)."""
     return sorted(p.name for p in Path(root).iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
-
-
-def read_wav(path: Path, sample_rate: int, resample: bool, min_samples: int) -> np.ndarray:
-    """Mono float32 samples of ``path`` at ``sample_rate``; DataError naming the file if unusable."""
-    import soundfile
-
-    if not Path(path).is_file():
-        raise DataError(f"{path}: no such file")
-    try:
-        audio, rate = soundfile.read(str(path), dtype="float32", always_2d=True)  # (S, channels)
-    except Exception as e:  # soundfile raises LibsndfileError, RuntimeError, TypeError ...
-        raise DataError(f"{path}: unreadable or corrupt audio ({first_line(e)})") from None
-    audio = audio.mean(1)
-    if audio.size == 0:
-        raise DataError(f"{path}: empty audio file (0 samples)")
-    if not np.isfinite(audio).all():
-        raise DataError(f"{path}: {int((~np.isfinite(audio)).sum())} samples are NaN or infinite")
-    if rate != sample_rate:
-        if not resample:
-            raise DataError(f"{path}: sample rate {rate} Hz, expected data.sample_rate={sample_rate} "
-                            "(set data.resample=true to resample)")
-        from scipy.signal import resample_poly
-
-        g = math.gcd(rate, sample_rate)
-        audio = resample_poly(audio, sample_rate // g, rate // g).astype(np.float32)
-    if audio.size < min_samples:
-        raise DataError(f"{path}: too short, {audio.size} samples < data.min_samples={min_samples}")
-    return audio
 
 
 class WavFolder(PaddedSequences):
@@ -84,11 +56,7 @@ class WavFolder(PaddedSequences):
                  min_samples: PositiveInt = 400, skip_bad: bool = False, batch_size: PositiveInt = 32,
                  eval_batch_size: PositiveInt | None = None, shuffle_seed: int = 0, drop_last: bool = False) -> None:
         super().__init__(batch_size, shuffle_seed, drop_last, eval_batch_size)
-        if root is None:
-            raise ConfigError("root must be set to a folder of class folders of WAV files (data.root=DIR)")
-        self.root = Path(root)
-        if not self.root.is_dir():
-            raise DataError(f"data.root={root}: no such directory")
+        self.root = data_root(root, "a folder of class folders of WAV files")
         self.sample_rate, self.length, self.crop, self.min_samples = sample_rate, length, crop, min_samples
         if length is not None and length < min_samples:
             # a clip shorter than one analysis window gives the model 0 frames: it would train at chance
