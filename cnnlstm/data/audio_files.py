@@ -1,4 +1,4 @@
-"""Audio files on disk: cheap header scans (no decoding), segment and whole-file reads, and an optional decoded-audio cache.
+"""Audio files on disk: cheap header scans (no decoding), reads, and an optional decoded-audio cache.
 
 Streaming data keeps only each file's path and length in memory; the length comes from the header
 (``soundfile.info``: RIFF WAV, NIST SPHERE as in TIMIT, FLAC ...), so a corpus of any size is
