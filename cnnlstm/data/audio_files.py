@@ -6,6 +6,7 @@ listed without decoding it, and a file whose header is broken is found (and name
 """
 
 import hashlib
+import logging
 import math
 import os
 from pathlib import Path
@@ -13,6 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from cnnlstm.errors import ConfigError, DataError, first_line
+
+log = logging.getLogger(__name__)
 
 
 def data_root(root: str | Path | None, what: str) -> Path:
@@ -22,6 +25,26 @@ def data_root(root: str | Path | None, what: str) -> Path:
     if not Path(root).is_dir():
         raise DataError(f"data.root={root}: no such directory")
     return Path(root)
+
+
+class SkipBad:
+    """Bad files or entries of an audio data source: each a DataError naming it, or, with
+    ``skip_bad``, collected in ``skipped`` and reported once by :meth:`report_skipped`."""
+
+    skip_bad: bool
+    skipped: list[str]
+
+    def bad(self, message: str) -> None:
+        """A bad file or entry: an error, or counted and skipped with ``skip_bad``."""
+        if not self.skip_bad:
+            raise DataError(message + " (set data.skip_bad=true to skip bad files)")
+        self.skipped.append(message)
+
+    def report_skipped(self) -> None:
+        """One warning with the count of skipped files and a few of them, if any."""
+        if self.skipped:
+            log.warning("skipped %d bad audio files or entries (data.skip_bad=true), e.g. %s",
+                        len(self.skipped), "; ".join(self.skipped[:3]))
 
 
 def header_length(path: Path, sample_rate: int, resample: bool, min_samples: int) -> int:

@@ -1,6 +1,5 @@
 """Audio classification from a folder of WAV files in the Speech Commands layout, decoded with soundfile."""
 
-import logging
 from pathlib import Path
 from typing import Literal
 
@@ -8,11 +7,9 @@ import numpy as np
 import torch
 
 from cnnlstm.arguments import PositiveInt, checked
-from cnnlstm.data.audio_files import data_root, read_wav
+from cnnlstm.data.audio_files import SkipBad, data_root, read_wav
 from cnnlstm.data.padded import PaddedSequences
 from cnnlstm.errors import ConfigError, DataError
-
-log = logging.getLogger(__name__)
 
 LISTS = {"val": "validation_list.txt", "test": "testing_list.txt"}
 
@@ -23,7 +20,7 @@ def class_names(root: str | Path) -> list[str]:
     return sorted(p.name for p in Path(root).iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
 
 
-class WavFolder(PaddedSequences):
+class WavFolder(SkipBad, PaddedSequences):
     """Speech Commands layout: ``root/<class>/<file>.wav``; ``validation_list.txt`` and
     ``testing_list.txt`` name held-out files relative to ``root``; every other file is training.
 
@@ -63,27 +60,18 @@ class WavFolder(PaddedSequences):
             raise ConfigError(f"length={self.length} samples is shorter than data.min_samples={self.min_samples}, "
                               "the one analysis window a clip needs to give the model a frame (25 ms at 16 kHz "
                               "= 400 samples); set data.length >= data.min_samples")
-        self.skip_bad = skip_bad
+        self.skip_bad, self.skipped = skip_bad, []
         self.classes = class_names(self.root)
         if not self.classes:
             raise DataError(f"data.root={root} has no class folders")
-        bad: list[str] = []
-        files = self._split_files(bad)
-        self.tensors = {split: self._load(names, resample, bad) for split, names in files.items()}
-        if bad:
-            log.warning("skipped %d bad audio files or list entries (data.skip_bad=true), e.g. %s",
-                        len(bad), "; ".join(bad[:3]))
-        self.skipped = bad
+        files = self._split_files()
+        self.tensors = {split: self._load(names, resample) for split, names in files.items()}
+        self.report_skipped()
         if self.split_size("train") == 0:
             raise DataError(f"data.root={root}: no usable training files")
         self.model_args = {"num_outputs": len(self.classes), "sample_rate": self.sample_rate}
 
-    def _bad(self, message: str, bad: list[str]) -> None:
-        if not self.skip_bad:
-            raise DataError(message + " (set data.skip_bad=true to skip bad files)")
-        bad.append(message)
-
-    def _split_files(self, bad: list[str]) -> dict[str, list[str]]:
+    def _split_files(self) -> dict[str, list[str]]:
         """Relative paths per split, from the held-out lists and the class folders."""
         held: dict[str, list[str]] = {}
         for split, name in LISTS.items():
@@ -92,9 +80,9 @@ class WavFolder(PaddedSequences):
             held[split] = []
             for entry in entries:
                 if not (self.root / entry).is_file():
-                    self._bad(f"{path}: names missing file {entry}", bad)
+                    self.bad(f"{path}: names missing file {entry}")
                 elif Path(entry).parts[0] not in self.classes:
-                    self._bad(f"{path}: {entry} is not in a class folder", bad)
+                    self.bad(f"{path}: {entry} is not in a class folder")
                 else:
                     held[split].append(Path(entry).as_posix())
         taken = set(held["val"]) | set(held["test"])
@@ -110,13 +98,13 @@ class WavFolder(PaddedSequences):
             return audio[start:start + self.length]
         return np.pad(audio, (0, self.length - audio.size))
 
-    def _load(self, names: list[str], resample: bool, bad: list[str]):
+    def _load(self, names: list[str], resample: bool):
         waves, labels = [], []
         for name in names:
             try:
                 audio = read_wav(self.root / name, self.sample_rate, resample, self.min_samples)
             except DataError as e:
-                self._bad(str(e), bad)
+                self.bad(str(e))
                 continue
             waves.append(self._fit_length(audio))
             labels.append(self.classes.index(Path(name).parts[0]))
