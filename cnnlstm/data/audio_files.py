@@ -28,9 +28,10 @@ def data_root(root: str | Path | None, what: str) -> Path:
 
 
 class SkipBad:
-    """Bad files or entries of an audio data source: each a DataError naming it, or, with
-    ``skip_bad``, collected in ``skipped`` and reported once by :meth:`report_skipped`."""
+    """Bad files or entries of an audio data source under ``root``: each a DataError naming it, or,
+    with ``skip_bad``, collected in ``skipped`` and reported once by :meth:`report_skipped`."""
 
+    root: Path
     skip_bad: bool
     skipped: list[str]
 
@@ -45,6 +46,11 @@ class SkipBad:
         if self.skipped:
             log.warning("skipped %d bad audio files or entries (data.skip_bad=true), e.g. %s",
                         len(self.skipped), "; ".join(self.skipped[:3]))
+
+    def require_training(self, what: str) -> None:
+        """DataError naming ``data.root`` when its listing, less the skipped files, left no training ``what``."""
+        if self.split_size("train") == 0:
+            raise DataError(f"data.root={self.root}: no usable {what}")
 
 
 def header_length(path: Path, sample_rate: int, resample: bool, min_samples: int) -> int:
@@ -117,12 +123,9 @@ class AudioReader:
         return self.cache_dir / f"{hashlib.sha1(key.encode()).hexdigest()}.npy"
 
     def __call__(self, path: Path) -> np.ndarray:
-        if self.cache_dir is None:
+        if self.cache_dir is None or not path.is_file():  # read_wav names a missing file
             return read_wav(path, self.sample_rate, self.resample, self.min_samples)
-        try:
-            cached = self._cache_path(path)
-        except OSError:
-            raise DataError(f"{path}: no such file") from None
+        cached = self._cache_path(path)
         if cached.exists():
             return np.load(cached)
         audio = read_wav(path, self.sample_rate, self.resample, self.min_samples)

@@ -102,8 +102,7 @@ class SpeechCommands(AudioStream):
         for split, names in list_splits(self.root, found, self.bad).items():
             self._build(split, names, set(words), silence_fraction, unknown_fraction)
         self.finish_scan()
-        if self.split_size("train") == 0:
-            raise DataError(f"data.root={root}: no usable training clips")
+        self.require_training("training clips")
         self.model_args = {"num_outputs": len(self.classes), "sample_rate": sample_rate}
 
     # ------------------------------------------------------------------ listing

@@ -143,8 +143,7 @@ class TIMIT(AudioStream):
         for split, utterances in self._splits(include_sa, val_fraction, split_seed).items():
             self._scan(split, utterances)
         self.finish_scan()
-        if self.split_size("train") == 0:
-            raise DataError(f"data.root={root}: no usable TRAIN utterances (TRAIN/DR*/<speaker>/<utt>.WAV with .PHN)")
+        self.require_training("TRAIN utterances (TRAIN/DR*/<speaker>/<utt>.WAV with .PHN)")
         self.model_args = {"num_outputs": len(self.classes), "sample_rate": sample_rate}
 
     def _splits(self, include_sa: bool, val_fraction: float, split_seed: int) -> dict[str, list]:

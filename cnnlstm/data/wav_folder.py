@@ -67,8 +67,7 @@ class WavFolder(SkipBad, PaddedSequences):
         files = self._split_files()
         self.tensors = {split: self._load(names, resample) for split, names in files.items()}
         self.report_skipped()
-        if self.split_size("train") == 0:
-            raise DataError(f"data.root={root}: no usable training files")
+        self.require_training("training files")
         self.model_args = {"num_outputs": len(self.classes), "sample_rate": self.sample_rate}
 
     def _split_files(self) -> dict[str, list[str]]:
