@@ -99,8 +99,7 @@ def first_problem(error: ValidationError, fn: Callable | None = None) -> str:
     target = getattr(fn, "__init__", fn) if inspect.isclass(fn) else fn
     params = list(inspect.signature(target).parameters) if target is not None else []
     errors = error.errors(include_url=False)
-    first = errors[0]["loc"][:1]
-    mine = [e for e in errors if e["loc"][:1] == first]  # the first argument's errors
+    mine = [e for e in errors if e["loc"][:1] == errors[0]["loc"][:1]]  # the first argument's errors
     err = min(mine, key=lambda e: (e["type"] != "out_of_range", e["type"] in _NOISE, e["type"] == "literal_error"))
     name = _location(err["loc"], params)
     if err["type"] == "unexpected_keyword_argument":

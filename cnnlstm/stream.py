@@ -18,9 +18,10 @@ from torch import nn
 
 from cnnlstm.arguments import PositiveFloat, PositiveInt, checked
 from cnnlstm.cli_args import options, run_command
+from cnnlstm.data.audio_files import read_wav
 from cnnlstm.data.phones import PHONE_SETS
 from cnnlstm.data.speech_commands import SILENCE, UNKNOWN
-from cnnlstm.data.wav_folder import class_names, read_wav
+from cnnlstm.data.wav_folder import class_names
 from cnnlstm.engine.checkpoint import load_trained_model
 from cnnlstm.errors import ConfigError
 

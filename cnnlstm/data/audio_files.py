@@ -1,4 +1,4 @@
-"""Audio files on disk: cheap header scans (no decoding), segment reads, and an optional decoded-audio cache.
+"""Audio files on disk: cheap header scans (no decoding), reads, and an optional decoded-audio cache.
 
 Streaming data keeps only each file's path and length in memory; the length comes from the header
 (``soundfile.info``: RIFF WAV, NIST SPHERE as in TIMIT, FLAC ...), so a corpus of any size is
@@ -6,14 +6,51 @@ listed without decoding it, and a file whose header is broken is found (and name
 """
 
 import hashlib
+import logging
 import math
 import os
 from pathlib import Path
 
 import numpy as np
 
-from cnnlstm.data.wav_folder import read_wav
-from cnnlstm.errors import DataError, first_line
+from cnnlstm.errors import ConfigError, DataError, first_line
+
+log = logging.getLogger(__name__)
+
+
+def data_root(root: str | Path | None, what: str) -> Path:
+    """``data.root`` as a folder: ConfigError saying it must hold ``what`` when unset, DataError when absent."""
+    if root is None:
+        raise ConfigError(f"root must be set to {what} (data.root=DIR)")
+    if not Path(root).is_dir():
+        raise DataError(f"data.root={root}: no such directory")
+    return Path(root)
+
+
+class SkipBad:
+    """Bad files or entries of an audio data source under ``root``: each a DataError naming it, or,
+    with ``skip_bad``, collected in ``skipped`` and reported once by :meth:`report_skipped`."""
+
+    root: Path
+    skip_bad: bool
+    skipped: list[str]
+
+    def bad(self, message: str) -> None:
+        """A bad file or entry: an error, or counted and skipped with ``skip_bad``."""
+        if not self.skip_bad:
+            raise DataError(message + " (set data.skip_bad=true to skip bad files)")
+        self.skipped.append(message)
+
+    def report_skipped(self) -> None:
+        """One warning with the count of skipped files and a few of them, if any."""
+        if self.skipped:
+            log.warning("skipped %d bad audio files or entries (data.skip_bad=true), e.g. %s",
+                        len(self.skipped), "; ".join(self.skipped[:3]))
+
+    def require_training(self, what: str) -> None:
+        """DataError naming ``data.root`` when its listing, less the skipped files, left no training ``what``."""
+        if self.split_size("train") == 0:
+            raise DataError(f"data.root={self.root}: no usable {what}")
 
 
 def header_length(path: Path, sample_rate: int, resample: bool, min_samples: int) -> int:
@@ -38,15 +75,33 @@ def header_length(path: Path, sample_rate: int, resample: bool, min_samples: int
     return frames
 
 
-def read_segment(path: Path, start: int, frames: int) -> np.ndarray:
-    """Mono float32 samples ``start .. start + frames`` of ``path`` (fewer at its end), decoding only those."""
+def read_segment(path: Path, start: int = 0, frames: int = -1) -> tuple[np.ndarray, int]:
+    """Mono float32 samples ``start .. start + frames`` of ``path`` (fewer at its end; ``-1``: to the
+    end), decoding only those, and the file's sample rate."""
     import soundfile
 
     try:
-        audio, _ = soundfile.read(str(path), start=start, frames=frames, dtype="float32", always_2d=True)
-    except Exception as e:
+        audio, rate = soundfile.read(str(path), start=start, frames=frames, dtype="float32", always_2d=True)
+    except Exception as e:  # soundfile raises LibsndfileError, RuntimeError, TypeError ...
         raise DataError(f"{path}: unreadable or corrupt audio ({first_line(e)})") from None
-    return audio.mean(1)
+    return audio.mean(1), rate
+
+
+def read_wav(path: Path, sample_rate: int, resample: bool, min_samples: int) -> np.ndarray:
+    """Mono float32 samples of ``path`` at ``sample_rate``; DataError naming the file if unusable:
+    missing, or failing :func:`header_length`'s checks, undecodable, or holding NaN or infinite samples."""
+    if not Path(path).is_file():
+        raise DataError(f"{path}: no such file")
+    header_length(path, sample_rate, resample, min_samples)  # readable, not empty, long enough, at the rate
+    audio, rate = read_segment(path)
+    if not np.isfinite(audio).all():
+        raise DataError(f"{path}: {int((~np.isfinite(audio)).sum())} samples are NaN or infinite")
+    if rate != sample_rate:  # allowed by header_length: resample
+        from scipy.signal import resample_poly
+
+        g = math.gcd(rate, sample_rate)
+        audio = resample_poly(audio, sample_rate // g, rate // g).astype(np.float32)
+    return audio
 
 
 class AudioReader:
@@ -68,12 +123,9 @@ class AudioReader:
         return self.cache_dir / f"{hashlib.sha1(key.encode()).hexdigest()}.npy"
 
     def __call__(self, path: Path) -> np.ndarray:
-        if self.cache_dir is None:
+        if self.cache_dir is None or not path.is_file():  # read_wav names a missing file
             return read_wav(path, self.sample_rate, self.resample, self.min_samples)
-        try:
-            cached = self._cache_path(path)
-        except OSError:
-            raise DataError(f"{path}: no such file") from None
+        cached = self._cache_path(path)
         if cached.exists():
             return np.load(cached)
         audio = read_wav(path, self.sample_rate, self.resample, self.min_samples)

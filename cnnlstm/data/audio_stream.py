@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from cnnlstm.data.audio_files import SkipBad
 from cnnlstm.data.buckets import batch_plan, pad_sizes, padded_length, rank_share
 from cnnlstm.errors import DataError
 from cnnlstm.nn.masking import IGNORE_LABEL
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 Sample = tuple[np.ndarray, int | np.ndarray]  # audio (S,) and its label (classification) or frame labels (T,)
 
 
-class AudioStream(ABC):
+class AudioStream(SkipBad, ABC):
     """Base of streamed audio data; the same interface as :class:`~cnnlstm.data.indexed.IndexedData`.
 
     Subclasses fill ``self.lengths[split]`` (samples per item, ``np.int64``) and ``self.classes``,
@@ -75,17 +76,9 @@ class AudioStream(ABC):
         """Padded lengths are multiples of this (1; a front end's hop for frame targets)."""
         return 1
 
-    def bad(self, message: str) -> None:
-        """A bad file or entry: an error, or counted and skipped with ``skip_bad``."""
-        if not self.skip_bad:
-            raise DataError(message + " (set data.skip_bad=true to skip bad files)")
-        self.skipped.append(message)
-
     def finish_scan(self) -> None:
         """Call once the splits are listed: reports skipped files, fixes the padded sizes."""
-        if self.skipped:
-            log.warning("skipped %d bad audio files or entries (data.skip_bad=true), e.g. %s",
-                        len(self.skipped), "; ".join(self.skipped[:3]))
+        self.report_skipped()
         if self.pad_buckets is not None:
             every = np.concatenate([v for v in self.lengths.values()] + [np.zeros(0, np.int64)])
             self.sizes = pad_sizes(every, self.pad_buckets, self.pad_multiple())

@@ -12,7 +12,7 @@ from typing import Literal
 import numpy as np
 
 from cnnlstm.arguments import NonNegativeFloat, NonNegativeInt, PositiveInt, UnitInterval, checked
-from cnnlstm.data.audio_files import AudioReader, header_length, read_segment
+from cnnlstm.data.audio_files import AudioReader, data_root, header_length, read_segment
 from cnnlstm.data.audio_stream import AudioStream, Sample
 from cnnlstm.data.counter_rng import split_seed, uniform
 from cnnlstm.data.wav_folder import LISTS, class_names
@@ -81,14 +81,10 @@ class SpeechCommands(AudioStream):
         super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, shuffle_seed=shuffle_seed,
                          drop_last=drop_last, num_workers=num_workers, bucket_batches=bucket_batches,
                          pad_buckets=pad_buckets, skip_bad=skip_bad)
-        if root is None:
-            raise ConfigError("root must be set to the Speech Commands folder (data.root=DIR)")
+        self.root = data_root(root, "the Speech Commands folder")
         if task == "12class" and silence_fraction + unknown_fraction >= 1:
             raise ConfigError(f"silence_fraction + unknown_fraction must be < 1, got {silence_fraction} + "
                               f"{unknown_fraction}")
-        self.root = Path(root)
-        if not self.root.is_dir():
-            raise DataError(f"data.root={root}: no such directory")
         self.task, self.seed, self.length, self.sample_rate = task, seed, length, sample_rate
         self.shift = round(time_shift_ms * sample_rate / 1000)
         self.noise_prob, self.noise_volume, self.silence_volume = noise_prob, noise_volume, silence_volume
@@ -106,8 +102,7 @@ class SpeechCommands(AudioStream):
         for split, names in list_splits(self.root, found, self.bad).items():
             self._build(split, names, set(words), silence_fraction, unknown_fraction)
         self.finish_scan()
-        if self.split_size("train") == 0:
-            raise DataError(f"data.root={root}: no usable training clips")
+        self.require_training("training clips")
         self.model_args = {"num_outputs": len(self.classes), "sample_rate": sample_rate}
 
     # ------------------------------------------------------------------ listing
@@ -161,7 +156,7 @@ class SpeechCommands(AudioStream):
         k = int(uniform(seed, *keys, 1) * len(self.noise))
         path, samples = self.noise[k]
         start = int(uniform(seed, *keys, 2) * (samples - self.length + 1))
-        cut = read_segment(Path(path), start, self.length)
+        cut, _ = read_segment(Path(path), start, self.length)
         return np.pad(cut, (0, self.length - cut.size))
 
     def _fit(self, audio: np.ndarray) -> np.ndarray:

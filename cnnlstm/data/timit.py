@@ -12,10 +12,10 @@ import numpy as np
 import torch
 
 from cnnlstm.arguments import NonNegativeInt, PositiveFloat, PositiveInt, UnitInterval, checked
-from cnnlstm.data.audio_files import AudioReader, header_length
+from cnnlstm.data.audio_files import AudioReader, data_root, header_length
 from cnnlstm.data.audio_stream import AudioStream, Sample
 from cnnlstm.data.phones import FOLDING, PHONE_SETS, PHONES_39, label_table, score_map
-from cnnlstm.errors import ConfigError, DataError
+from cnnlstm.errors import DataError
 from cnnlstm.nn.log_mel import LogMel
 from cnnlstm.nn.masking import IGNORE_LABEL
 
@@ -130,11 +130,7 @@ class TIMIT(AudioStream):
         super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, shuffle_seed=shuffle_seed,
                          drop_last=drop_last, num_workers=num_workers, bucket_batches=bucket_batches,
                          pad_buckets=pad_buckets, skip_bad=skip_bad)
-        if root is None:
-            raise ConfigError("root must be set to the TIMIT folder holding TRAIN/ and TEST/ (data.root=DIR)")
-        self.root = Path(root)
-        if not self.root.is_dir():
-            raise DataError(f"data.root={root}: no such directory")
+        self.root = data_root(root, "the TIMIT folder holding TRAIN/ and TEST/")
         self.framing = LogMel(sample_rate=sample_rate, win_ms=win_ms, hop_ms=hop_ms)  # the model's framing, exactly
         self.win, self.hop, self.min_samples = self.framing.win, self.framing.hop, max(min_samples, self.framing.win)
         self.sample_rate, self.train_phones = sample_rate, train_phones
@@ -147,8 +143,7 @@ class TIMIT(AudioStream):
         for split, utterances in self._splits(include_sa, val_fraction, split_seed).items():
             self._scan(split, utterances)
         self.finish_scan()
-        if self.split_size("train") == 0:
-            raise DataError(f"data.root={root}: no usable TRAIN utterances (TRAIN/DR*/<speaker>/<utt>.WAV with .PHN)")
+        self.require_training("TRAIN utterances (TRAIN/DR*/<speaker>/<utt>.WAV with .PHN)")
         self.model_args = {"num_outputs": len(self.classes), "sample_rate": sample_rate}
 
     def _splits(self, include_sa: bool, val_fraction: float, split_seed: int) -> dict[str, list]:

@@ -1,7 +1,5 @@
 """Audio classification from a folder of WAV files in the Speech Commands layout, decoded with soundfile."""
 
-import logging
-import math
 from pathlib import Path
 from typing import Literal
 
@@ -9,10 +7,9 @@ import numpy as np
 import torch
 
 from cnnlstm.arguments import PositiveInt, checked
+from cnnlstm.data.audio_files import SkipBad, data_root, read_wav
 from cnnlstm.data.padded import PaddedSequences
-from cnnlstm.errors import ConfigError, DataError, first_line
-
-log = logging.getLogger(__name__)
+from cnnlstm.errors import ConfigError, DataError
 
 LISTS = {"val": "validation_list.txt", "test": "testing_list.txt"}
 
@@ -23,35 +20,7 @@ def class_names(root: str | Path) -> list[str]:
     return sorted(p.name for p in Path(root).iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
 
 
-def read_wav(path: Path, sample_rate: int, resample: bool, min_samples: int) -> np.ndarray:
-    """Mono float32 samples of ``path`` at ``sample_rate``; DataError naming the file if unusable."""
-    import soundfile
-
-    if not Path(path).is_file():
-        raise DataError(f"{path}: no such file")
-    try:
-        audio, rate = soundfile.read(str(path), dtype="float32", always_2d=True)  # (S, channels)
-    except Exception as e:  # soundfile raises LibsndfileError, RuntimeError, TypeError ...
-        raise DataError(f"{path}: unreadable or corrupt audio ({first_line(e)})") from None
-    audio = audio.mean(1)
-    if audio.size == 0:
-        raise DataError(f"{path}: empty audio file (0 samples)")
-    if not np.isfinite(audio).all():
-        raise DataError(f"{path}: {int((~np.isfinite(audio)).sum())} samples are NaN or infinite")
-    if rate != sample_rate:
-        if not resample:
-            raise DataError(f"{path}: sample rate {rate} Hz, expected data.sample_rate={sample_rate} "
-                            "(set data.resample=true to resample)")
-        from scipy.signal import resample_poly
-
-        g = math.gcd(rate, sample_rate)
-        audio = resample_poly(audio, sample_rate // g, rate // g).astype(np.float32)
-    if audio.size < min_samples:
-        raise DataError(f"{path}: too short, {audio.size} samples < data.min_samples={min_samples}")
-    return audio
-
-
-class WavFolder(PaddedSequences):
+class WavFolder(SkipBad, PaddedSequences):
     """Speech Commands layout: ``root/<class>/<file>.wav``; ``validation_list.txt`` and
     ``testing_list.txt`` name held-out files relative to ``root``; every other file is training.
 
@@ -84,38 +53,24 @@ class WavFolder(PaddedSequences):
                  min_samples: PositiveInt = 400, skip_bad: bool = False, batch_size: PositiveInt = 32,
                  eval_batch_size: PositiveInt | None = None, shuffle_seed: int = 0, drop_last: bool = False) -> None:
         super().__init__(batch_size, shuffle_seed, drop_last, eval_batch_size)
-        if root is None:
-            raise ConfigError("root must be set to a folder of class folders of WAV files (data.root=DIR)")
-        self.root = Path(root)
-        if not self.root.is_dir():
-            raise DataError(f"data.root={root}: no such directory")
+        self.root = data_root(root, "a folder of class folders of WAV files")
         self.sample_rate, self.length, self.crop, self.min_samples = sample_rate, length, crop, min_samples
         if length is not None and length < min_samples:
             # a clip shorter than one analysis window gives the model 0 frames: it would train at chance
             raise ConfigError(f"length={self.length} samples is shorter than data.min_samples={self.min_samples}, "
                               "the one analysis window a clip needs to give the model a frame (25 ms at 16 kHz "
                               "= 400 samples); set data.length >= data.min_samples")
-        self.skip_bad = skip_bad
+        self.skip_bad, self.skipped = skip_bad, []
         self.classes = class_names(self.root)
         if not self.classes:
             raise DataError(f"data.root={root} has no class folders")
-        bad: list[str] = []
-        files = self._split_files(bad)
-        self.tensors = {split: self._load(names, resample, bad) for split, names in files.items()}
-        if bad:
-            log.warning("skipped %d bad audio files or list entries (data.skip_bad=true), e.g. %s",
-                        len(bad), "; ".join(bad[:3]))
-        self.skipped = bad
-        if self.split_size("train") == 0:
-            raise DataError(f"data.root={root}: no usable training files")
+        files = self._split_files()
+        self.tensors = {split: self._load(names, resample) for split, names in files.items()}
+        self.report_skipped()
+        self.require_training("training files")
         self.model_args = {"num_outputs": len(self.classes), "sample_rate": self.sample_rate}
 
-    def _bad(self, message: str, bad: list[str]) -> None:
-        if not self.skip_bad:
-            raise DataError(message + " (set data.skip_bad=true to skip bad files)")
-        bad.append(message)
-
-    def _split_files(self, bad: list[str]) -> dict[str, list[str]]:
+    def _split_files(self) -> dict[str, list[str]]:
         """Relative paths per split, from the held-out lists and the class folders."""
         held: dict[str, list[str]] = {}
         for split, name in LISTS.items():
@@ -124,9 +79,9 @@ class WavFolder(PaddedSequences):
             held[split] = []
             for entry in entries:
                 if not (self.root / entry).is_file():
-                    self._bad(f"{path}: names missing file {entry}", bad)
+                    self.bad(f"{path}: names missing file {entry}")
                 elif Path(entry).parts[0] not in self.classes:
-                    self._bad(f"{path}: {entry} is not in a class folder", bad)
+                    self.bad(f"{path}: {entry} is not in a class folder")
                 else:
                     held[split].append(Path(entry).as_posix())
         taken = set(held["val"]) | set(held["test"])
@@ -142,13 +97,13 @@ class WavFolder(PaddedSequences):
             return audio[start:start + self.length]
         return np.pad(audio, (0, self.length - audio.size))
 
-    def _load(self, names: list[str], resample: bool, bad: list[str]):
+    def _load(self, names: list[str], resample: bool):
         waves, labels = [], []
         for name in names:
             try:
                 audio = read_wav(self.root / name, self.sample_rate, resample, self.min_samples)
             except DataError as e:
-                self._bad(str(e), bad)
+                self.bad(str(e))
                 continue
             waves.append(self._fit_length(audio))
             labels.append(self.classes.index(Path(name).parts[0]))

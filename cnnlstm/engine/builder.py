@@ -69,10 +69,7 @@ def _optimizer_numbers(lr: PositiveFloat | None = None, weight_decay: NonNegativ
 
 def build_optimizer(node: DictConfig, params):
     """Build the optimizer from a partial config; its shared arguments are checked first."""
-    try:
-        _optimizer_numbers(**{k: v for k, v in node.items() if k in ("lr", "weight_decay")})
-    except ValidationError as e:
-        raise ConfigError(f"optimizer.{first_problem(e, _optimizer_numbers)}") from None
+    _call(_optimizer_numbers, "optimizer", **{k: v for k, v in node.items() if k in ("lr", "weight_decay")})
     return _call(build(node, "optimizer"), "optimizer", params)
 
 

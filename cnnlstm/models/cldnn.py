@@ -53,7 +53,36 @@ def log_mel_frontend(sample_rate: int | None, frontend: Mapping | None,
     return logmel, logmel.out_features
 
 
-class CLDNN(nn.Module):
+class FrameInput:
+    """The input side of a frame model (CLDNN, FrameDNN): raw audio through its ``frontend`` (from
+    :func:`log_mel_frontend`), or, without one, frames of ``in_features`` bins."""
+
+    frontend: LogMel | None
+    in_features: int
+
+    @property
+    def samples_per_frame(self) -> int:
+        """Input steps per frame: the front end's hop in samples for raw audio, else 1."""
+        return self.frontend.hop if self.frontend is not None else 1
+
+    def frames(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The model's input frames ``(B, T, F)``, ``T >= 1`` (zeros past each end) and their lengths:
+        the front end's log-mel features for audio ``x: (B, S)``, else ``x`` itself."""
+        name = type(self).__name__
+        if self.frontend is not None:
+            if x.dim() != 2:
+                raise ValueError(f"{name} with a front end expects raw audio (B, S), got shape {tuple(x.shape)}")
+            feats, lengths = self.frontend(x, lengths)
+        elif x.dim() != 3 or x.shape[-1] != self.in_features:
+            raise ValueError(f"{name} expects x of shape (B, T, {self.in_features}), got {tuple(x.shape)}")
+        else:
+            feats = zero_padding(x, lengths)
+        if feats.shape[1] == 0:
+            raise ValueError(f"{name} got no frames: input of shape {tuple(x.shape)} is shorter than one frame")
+        return feats, lengths
+
+
+class CLDNN(FrameInput, nn.Module):
     """Convolutional, LSTM, fully connected DNN over frames ``x: (B, T, F)``, optionally from raw audio.
 
     Per frame: :class:`~cnnlstm.nn.frequency_conv.FrequencyConv` over the frame's window -> linear
@@ -173,27 +202,11 @@ class CLDNN(nn.Module):
 
     # ------------------------------------------------------------------------ offline
     @property
-    def samples_per_frame(self) -> int:
-        """Input steps per frame: the front end's hop in samples for raw audio, else 1."""
-        return self.frontend.hop if self.frontend is not None else 1
-
-    @property
     def streamable(self) -> bool:
         """True when no output depends on the future, so :meth:`stream` equals :meth:`forward`."""
         conv_ok = self.cnn is None or self.cnn.causal
         front_ok = self.frontend is None or self.frontend.streamable
         return conv_ok and front_ok and not self.bidirectional
-
-    def frames(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The model's input frames ``(B, T, F)`` (zeros past each end) and their lengths: the
-        front end's log-mel features for audio ``x: (B, S)``, else ``x`` itself."""
-        if self.frontend is not None:
-            if x.dim() != 2:
-                raise ValueError(f"CLDNN with a front end expects raw audio (B, S), got shape {tuple(x.shape)}")
-            return self.frontend(x, lengths)
-        if x.dim() != 3 or x.shape[-1] != self.in_features:
-            raise ValueError(f"CLDNN expects x of shape (B, T, {self.in_features}), got {tuple(x.shape)}")
-        return zero_padding(x, lengths), lengths
 
     def _encode(self, feats: torch.Tensor, cnn_out: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Frames and their CNN patches -> LSTM input ``(B, T, D)`` and the reduced CNN features."""
@@ -239,8 +252,6 @@ class CLDNN(nn.Module):
         if tbptt_steps and self.bidirectional:
             raise ConfigError("truncated BPTT (tbptt_steps) needs a unidirectional LSTM")
         feats, lengths = self.frames(x, lengths)  # (B, T, F)
-        if feats.shape[1] == 0:
-            raise ValueError(f"CLDNN got no frames: input of shape {tuple(x.shape)} is shorter than one frame")
         z, reduced = self._encode(feats, self.cnn(feats) if self.cnn is not None else None)
         return self._decode(self._recur(z, lengths, tbptt_steps), reduced), lengths
 
@@ -260,8 +271,6 @@ class CLDNN(nn.Module):
         if self.bidirectional:
             raise ConfigError("truncated BPTT by chunks needs a unidirectional LSTM")
         feats, _ = self.frames(x, lengths)  # (B, T, F)
-        if feats.shape[1] == 0:
-            raise ValueError(f"CLDNN got no frames: input of shape {tuple(x.shape)} is shorter than one frame")
         steps, state = chunk_frames or feats.shape[1], None
         for start in range(0, feats.shape[1], steps):
             end = min(start + steps, feats.shape[1])

@@ -12,7 +12,22 @@ from cnnlstm.nn.activations import activation as make_activation
 from cnnlstm.nn.conv_stack import per_layer
 
 
-class ConvAutoencoder(nn.Module):
+class ImageInput:
+    """The input side of a restoration model (ConvAutoencoder, CNNLSTMDenoiser): image batches
+    ``(B, C, H, W)`` of its ``in_channels`` and ``image_size``."""
+
+    in_channels: int
+    image_size: tuple[int, int]
+
+    def check_images(self, x: torch.Tensor, name: str = "x") -> None:
+        """ValueError naming the model and the expected shape unless ``x`` is such a batch."""
+        want = (self.in_channels, *self.image_size)
+        if x.dim() != 4 or tuple(x.shape[1:]) != want:
+            raise ValueError(f"{type(self).__name__} expects {name} of shape (B, {want[0]}, {want[1]}, {want[2]}), "
+                             f"got {tuple(x.shape)}")
+
+
+class ConvAutoencoder(ImageInput, nn.Module):
     """Conv + max-pool blocks down, transposed-conv ("deconvolution") blocks up, a sigmoid output.
 
     The paper compares against "a deep convolutional encoder decoder with convolution and
@@ -63,8 +78,5 @@ class ConvAutoencoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x: (B, C, H, W)`` in [0, 1] -> restored ``(B, C, H, W)`` in [0, 1]."""
-        want = (self.in_channels, *self.image_size)
-        if x.dim() != 4 or tuple(x.shape[1:]) != want:
-            raise ValueError(f"ConvAutoencoder expects x of shape (B, {want[0]}, {want[1]}, {want[2]}), "
-                             f"got {tuple(x.shape)}")
+        self.check_images(x)
         return self.decoder(self.encoder(x))  # (B, C, H, W)

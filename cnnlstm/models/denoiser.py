@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from cnnlstm.arguments import PositiveInt, Probability, UnitInterval, checked
+from cnnlstm.models.conv_autoencoder import ImageInput
 from cnnlstm.nn.activations import Activation
 from cnnlstm.nn.attention import AdditiveAttention, DirectAttention
 from cnnlstm.nn.conv_stack import ConvStack2d, per_layer
@@ -17,7 +18,7 @@ from cnnlstm.nn.lstm import LSTM, lstm_step
 from cnnlstm.nn.rows import image_to_rows, rows_to_image
 
 
-class CNNLSTMDenoiser(nn.Module):
+class CNNLSTMDenoiser(ImageInput, nn.Module):
     """A CNN encoder reads the corrupted image into a context vector; an LSTM writes it row by row.
 
     The image ``(B, C, H, W)`` is a sequence of ``H`` rows of ``C*W`` values. Decoder step ``t``
@@ -109,12 +110,6 @@ class CNNLSTMDenoiser(nn.Module):
             out_in += self.encoder.out_channels
         self.out = nn.Linear(out_in, self.row_size)
 
-    def _check(self, x: torch.Tensor, name: str) -> None:
-        want = (self.in_channels, *self.image_size)
-        if x.dim() != 4 or tuple(x.shape[1:]) != want:
-            raise ValueError(f"CNNLSTMDenoiser expects {name} of shape (B, {want[0]}, {want[1]}, {want[2]}), "
-                             f"got {tuple(x.shape)}")
-
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``x: (B, C, H, W)`` -> context ``(B, E)`` and spatial keys ``(B, h*w, C_enc)``."""
         features = self.encoder(x)  # (B, C_enc, h, w)
@@ -148,13 +143,13 @@ class CNNLSTMDenoiser(nn.Module):
         feeds back its own rows (inference). With ``return_attention=True`` also returns the
         additive attention weights ``(B, H, h_enc, w_enc)`` (None for the other choices).
         """
-        self._check(x, "x")
+        self.check_images(x)
         context, keys = self.encode(x)  # (B, E), (B, N, C_enc)
         corrupted = image_to_rows(x)  # (B, H, R)
         if target is None:
             rows, weights = self._decode_rows(context, keys, corrupted)
         else:
-            self._check(target, "target")
+            self.check_images(target, "target")
             rows, weights = self._decode_with_target(context, keys, corrupted, image_to_rows(target))
         image = rows_to_image(rows, self.in_channels)
         if not return_attention:

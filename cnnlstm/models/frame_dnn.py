@@ -13,9 +13,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnnlstm.arguments import NonNegativeInt, PositiveInt, Probability, checked
-from cnnlstm.models.cldnn import log_mel_frontend
+from cnnlstm.models.cldnn import FrameInput, log_mel_frontend
 from cnnlstm.nn.activations import Activation
-from cnnlstm.nn.masking import pool_frames, zero_padding
+from cnnlstm.nn.masking import pool_frames
 from cnnlstm.nn.mlp import hidden_layers
 
 
@@ -31,7 +31,7 @@ def stack_frames(x: torch.Tensor, left: int, right: int) -> torch.Tensor:
     return windows(F.pad(x, (0, 0, left, right)), left + 1 + right)  # padded: (B, left + T + right, F)
 
 
-class FrameDNN(nn.Module):
+class FrameDNN(FrameInput, nn.Module):
     """Per-frame classifier on stacked frames: output ``t`` reads only frames ``t - l .. t + r``.
 
     Frame ``t``'s window ``t - left_context .. t + right_context`` (zeros outside the utterance,
@@ -93,26 +93,6 @@ class FrameDNN(nn.Module):
             if isinstance(module, nn.Linear):
                 nn.init.xavier_uniform_(module.weight)
                 nn.init.zeros_(module.bias)
-
-    @property
-    def samples_per_frame(self) -> int:
-        """Input steps per frame: the front end's hop in samples for raw audio, else 1."""
-        return self.frontend.hop if self.frontend is not None else 1
-
-    def frames(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The model's input frames ``(B, T, F)``, ``T >= 1`` (zeros past each end) and their lengths:
-        the front end's log-mel features for audio ``x: (B, S)``, else ``x`` itself."""
-        if self.frontend is not None:
-            if x.dim() != 2:
-                raise ValueError(f"FrameDNN with a front end expects raw audio (B, S), got shape {tuple(x.shape)}")
-            feats, lengths = self.frontend(x, lengths)
-        elif x.dim() != 3 or x.shape[-1] != self.in_features:
-            raise ValueError(f"FrameDNN expects x of shape (B, T, {self.in_features}), got {tuple(x.shape)}")
-        else:
-            feats = zero_padding(x, lengths)
-        if feats.shape[1] == 0:
-            raise ValueError(f"FrameDNN got no frames: input of shape {tuple(x.shape)} is shorter than one frame")
-        return feats, lengths
 
     def frame_outputs(self, x: torch.Tensor, lengths: torch.Tensor | None = None,
                       tbptt_steps: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
