@@ -27,7 +27,7 @@ def test_the_best_mean_validation_score_wins_and_test_metrics_are_never_read(tmp
     assert chosen == {"optimizer.lr": "0.001"} and objective == "best/val/acc (max)"
     assert scores[("0.01",)] == [0.95, 0.70]
     assert "| 0.001 | best/val/acc (max) | 0.8500 | 0.9000, 0.8000 | **yes** |" in selection_table(
-        {"p": (chosen, scores, objective)}, {"optimizer.lr": [0.001, 0.01]})
+        {"p": (chosen, scores, objective, {"optimizer.lr": [0.001, 0.01]})})
 
 
 def test_a_minimised_monitor_and_failed_jobs(tmp_path):
@@ -58,3 +58,36 @@ def test_every_part_gets_the_same_grid_and_one_setting_per_part():
     study["sweeps"]["a"] = ["experiment=cnn_lstm_sizes", "model.hidden_size=10"]  # sweeps conv_channels too
     with pytest.raises(KeyError, match="part 'a' sweeps model.conv_channels besides the selection grid"):
         check_selection(study)
+
+
+def test_a_part_grid_adds_a_parts_own_knob_and_every_part_keeps_the_same_budget():
+    init = {"model.lstm_init": [0.02, 0.09]}
+    study = {"sweeps": {"rnn": ["experiment=cldnn_paper_ablation", "model.variant=lstm"],
+                        "dnn": ["experiment=cldnn_paper_ablation", "model=frame_dnn"]},
+             "select": {"grid": {"optimizer.lr": [0.001, 0.003]}, "overrides": ["seed=0"],
+                        "part_grids": {"rnn": init, "dnn": {"model.dropout": [0.0, 0.2]}}}}
+    check_selection(study)
+    jobs = study_jobs(study)
+    assert len(jobs["rnn/select"]) == len(jobs["dnn/select"]) == 4
+    assert {"optimizer.lr=0.003", "model.lstm_init=0.09"} <= set(jobs["rnn/select"][-1])
+    assert not any(o.startswith("model.lstm_init") for job in jobs["dnn/select"] for o in job)
+    study["select"]["part_grids"]["dnn"] = {"model.dropout": [0.0, 0.1, 0.2]}  # 6 points against 4
+    with pytest.raises(KeyError, match=r"grids of different sizes \(rnn 4, dnn 6\)"):
+        check_selection(study)
+    study["select"]["part_grids"] = {"rnn": init, "nn": init}
+    with pytest.raises(KeyError, match="select.part_grids names 'nn', not a selected part"):
+        check_selection(study)
+    study["select"]["part_grids"] = {"rnn": {"optimizer.lr": [0.01]}, "dnn": {"model.dropout": [0.0]}}
+    with pytest.raises(KeyError, match="select.part_grids.rnn repeats optimizer.lr of select.grid"):
+        check_selection(study)
+
+
+def test_the_selection_table_has_a_column_per_key_of_any_part(tmp_path):
+    for n, (lr, val) in enumerate([(0.001, 0.5), (0.01, 0.7)]):
+        fake_job(tmp_path, n, lr, 0, val, 0.0)
+    chosen, scores, objective = choose(tmp_path, {"optimizer.lr": [0.001, 0.01]})
+    table = selection_table({"a": (chosen, scores, objective, {"optimizer.lr": [0.001, 0.01]}),
+                             "b": ({"model.dropout": "0.2"}, {("0.2",): [0.6]}, objective, {"model.dropout": [0.2]})})
+    assert table.splitlines()[0].startswith("| part | optimizer.lr | model.dropout | objective |")
+    assert "| a | 0.01 | - | best/val/acc (max) | 0.7000 | 0.7000 | **yes** |" in table
+    assert "| b | - | 0.2 | best/val/acc (max) | 0.6000 | 0.6000 | **yes** |" in table

@@ -6,7 +6,8 @@
 A study is ``experiments/studies/<name>.yaml``: its sweeps (each the ``train.py -m`` arguments of
 one part; the experiment config named there carries the rest in ``hydra.sweeper.params``), how
 to summarize them (``metric``, ``baseline``) and optionally what to choose on validation first
-(``select``: one grid for every part, see :mod:`cnnlstm.experiments.selection`; the selection
+(``select``: one grid for every part, plus ``part_grids`` of equal size for a part's own knobs,
+see :mod:`cnnlstm.experiments.selection`; the selection
 jobs run into ``multirun/<name>-select/<part>``, their scores go to ``selection.md`` and the
 chosen values to ``provenance.json``). Reproducing runs every sweep into
 ``multirun/<name>/<part>``, summarizes the study directory and copies ``summary.{md,csv,png}`` into
@@ -31,7 +32,13 @@ from pathlib import Path
 
 import yaml
 
-from cnnlstm.experiments.selection import choose, selection_arguments, selection_table
+from cnnlstm.experiments.selection import (
+    check_equal_budget,
+    choose,
+    part_grid,
+    selection_arguments,
+    selection_table,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 STUDIES = ROOT / "experiments" / "studies"
@@ -92,17 +99,19 @@ def part_arguments(study: dict, part: str, selected: dict | None = None) -> list
 
 def selection_part_arguments(study: dict, part: str) -> list[str]:
     select = study["select"]
-    return [str(a) for a in study["sweeps"][part]] + selection_arguments(select["grid"], select.get("overrides") or [])
+    return [str(a) for a in study["sweeps"][part]] + selection_arguments(part_grid(select, part),
+                                                                         select.get("overrides") or [])
 
 
 def check_selection(study: dict) -> None:
     """Each selected part is one setting: its selection jobs differ only in the grid and the
     selection's own overrides (seeds, folds), so one choice fits all its final jobs."""
     select = study.get("select") or {}
-    free = set(select.get("grid") or {}) | {str(o).split("=", 1)[0] for o in select.get("overrides") or []}
+    overridden = {str(o).split("=", 1)[0] for o in select.get("overrides") or []}
     for part in selected_parts(study):
         if part not in study["sweeps"]:
             raise KeyError(f"select.parts names {part!r}, which is not a sweep of the study")
+        free = set(part_grid(select, part)) | overridden
         settings = {tuple(sorted(o for o in job if o.split("=", 1)[0] not in free))
                     for job in sweep_jobs(selection_part_arguments(study, part))}
         if len(settings) > 1:
@@ -110,6 +119,8 @@ def check_selection(study: dict) -> None:
             varied = sorted(k for k in {k for k, _ in values} if len({v for key, v in values if key == k}) > 1)
             raise KeyError(f"part {part!r} sweeps {', '.join(varied)} besides the selection grid: give each "
                            "setting its own part so each gets its own choice")
+    if select:
+        check_equal_budget(select, selected_parts(study))
 
 
 def study_jobs(study: dict, selected: dict | None = None) -> dict[str, list[list[str]]]:
@@ -220,13 +231,14 @@ def reproduce(name: str, extra: list[str] | None = None, reuse_selection: bool =
             if (select_root / part).exists():
                 shutil.move(str(select_root / part), str(select_root / f"{part}.replaced-{stamp}"))
             _sweep(arguments, extra, select_root / part, check=False)  # a diverged lr loses
-        chosen, scores, objective = choose(select_root / part, study["select"]["grid"])
-        selected[part], choices[part] = chosen, (chosen, scores, objective)
+        grid = part_grid(study["select"], part)
+        chosen, scores, objective = choose(select_root / part, grid)
+        selected[part], choices[part] = chosen, (chosen, scores, objective, grid)
         print(f"{part}: chose {chosen} by {objective}", flush=True)
     for part in study["sweeps"]:
         _sweep(part_arguments(study, part, selected), extra, sweep_root / part)
     options = study.get("summarize") or {}
-    chosen_keys = tuple((study.get("select") or {}).get("grid") or ())  # one choice per setting, not a factor
+    chosen_keys = tuple(dict.fromkeys(k for part in selected for k in selected[part]))  # a choice, not a factor
     summarize(sweep_root, options.get("metric"), options.get("baseline"), chosen_keys)
     out = RESULTS / name
     out.mkdir(parents=True, exist_ok=True)
@@ -234,7 +246,7 @@ def reproduce(name: str, extra: list[str] | None = None, reuse_selection: bool =
         if (sweep_root / file).exists():
             shutil.copy(sweep_root / file, out / file)
     if choices:
-        (out / "selection.md").write_text(selection_table(choices, study["select"]["grid"]))
+        (out / "selection.md").write_text(selection_table(choices))
     provenance = commit | {
         "study": name, "command": f"python -m cnnlstm.experiments.reproduce {name}",
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "machine": machine(),

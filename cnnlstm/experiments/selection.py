@@ -1,4 +1,4 @@
-"""Choose a study part's settings on validation data: one grid, the same for every part.
+"""Choose a study part's settings on validation data: grids of the same size for every part.
 
 A study may say ``select: {grid: {optimizer.lr: [1e-3, 3e-3]}, overrides: [seed=0]}``. Before its
 final sweeps, :mod:`cnnlstm.experiments.reproduce` runs each part once per grid point (with the
@@ -8,6 +8,11 @@ and this module picks, per part, the grid point whose jobs have the best mean
 direction of ``trainer.monitor_mode``. The score is read from the job's own config, never given
 by the study, so no selection can read a ``test/*`` metric. Every part gets the same grid, i.e.
 the same tuning budget, because the grid belongs to the study, not to a part.
+
+A knob that only some parts have (an LSTM's init, which a frame DNN lacks) goes into
+``select.part_grids: {<part>: {key: values}}``, added to that part's share of ``grid``. The budget
+stays equal because :func:`part_grid` requires every selected part's grid to hold the same number
+of points: a baseline without the knob is given one of its own of the same size (e.g. its dropout).
 """
 
 import json
@@ -21,6 +26,32 @@ import yaml
 def selection_arguments(grid: dict[str, list], overrides: list[str]) -> list[str]:
     """The ``train.py -m`` arguments that run every grid point with the selection's own overrides."""
     return [f"{key}={','.join(map(str, values))}" for key, values in grid.items()] + [str(o) for o in overrides]
+
+
+def grid_points(grid: dict[str, list]) -> int:
+    """How many jobs per seed or fold a grid runs (the product of its value counts)."""
+    return math.prod(len(values) for values in grid.values())
+
+
+def part_grid(select: dict, part: str) -> dict[str, list]:
+    """The grid ``part`` is tuned on: the study's ``grid`` plus the part's own ``part_grids`` entry."""
+    own = (select.get("part_grids") or {}).get(part) or {}
+    both = sorted(set(own) & set(select.get("grid") or {}))
+    if both:
+        raise KeyError(f"select.part_grids.{part} repeats {', '.join(both)} of select.grid")
+    return dict(select.get("grid") or {}) | dict(own)
+
+
+def check_equal_budget(select: dict, parts: list[str]) -> None:
+    """Every part is tuned on as many grid points (the same budget); ``part_grids`` names only ``parts``."""
+    unknown = sorted(set(select.get("part_grids") or {}) - set(parts))
+    if unknown:
+        raise KeyError(f"select.part_grids names {', '.join(map(repr, unknown))}, not a selected part of the study")
+    sizes = {part: grid_points(part_grid(select, part)) for part in parts}
+    if len(set(sizes.values())) > 1:
+        listed = ", ".join(f"{part} {n}" for part, n in sizes.items())
+        raise KeyError(f"select gives the parts grids of different sizes ({listed}): every part gets the same "
+                       "tuning budget, so give each part's part_grids entry as many points")
 
 
 def _job_record(job: Path, keys: list[str]) -> tuple[tuple, float, str] | None:
@@ -76,16 +107,19 @@ def _order(point: tuple, grid: dict[str, list]) -> int:
     return index
 
 
-def selection_table(results: dict[str, tuple], grid: dict[str, list]) -> str:
-    """Markdown: every part's grid points with their mean validation score, the chosen one marked."""
-    keys = list(grid)
+def selection_table(results: dict[str, tuple]) -> str:
+    """Markdown: every part's grid points with their mean validation score, the chosen one marked.
+
+    ``results``: part -> (chosen, scores, objective, the part's grid). A column per key of any
+    part's grid; ``-`` where a part has no such key (its ``part_grids`` differ)."""
+    keys = list(dict.fromkeys(k for *_, grid in results.values() for k in grid))
     lines = [f"| part | {' | '.join(keys)} | objective | mean | per seed/fold | chosen |",
              "| --- |" + " --- |" * (len(keys) + 4)]
-    for part, (chosen, scores, objective) in results.items():
+    for part, (chosen, scores, objective, grid) in results.items():
         for point in sorted(scores, key=lambda p: _order(p, grid)):
-            values = scores[point]
-            mark = "**yes**" if dict(zip(keys, point)) == chosen else ""
+            values, setting = scores[point], dict(zip(grid, point))
+            mark = "**yes**" if setting == chosen else ""
             each = ", ".join(f"{v:.4f}" for v in values)
-            lines.append(f"| {part} | {' | '.join(point)} | {objective} | {sum(values) / len(values):.4f} | {each} "
-                         f"| {mark} |")
+            cells = " | ".join(setting.get(k, "-") for k in keys)
+            lines.append(f"| {part} | {cells} | {objective} | {sum(values) / len(values):.4f} | {each} | {mark} |")
     return "\n".join(lines) + "\n"
