@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?=
+# make test's pytest-xdist processes; each test file runs whole on one of them (--dist loadfile)
+TEST_WORKERS ?= 2
 DIR ?=
 
 .PHONY: install train test test-all lint tensorboard bench diagram summarize reproduce clean
@@ -21,7 +23,7 @@ train: $(STAMP)
 	$(PY) train.py $(ARGS)
 
 test: $(STAMP)
-	$(PY) -m pytest -q $(ARGS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(ARGS)
 
 lint: $(STAMP)  # every Python file of the repository: cnnlstm tests hydra_plugins experiments scripts train.py eval.py
 	$(PY) -m ruff check .
