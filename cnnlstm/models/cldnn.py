@@ -21,6 +21,7 @@ from cnnlstm.arguments import (
     first_problem,
 )
 from cnnlstm.errors import ConfigError
+from cnnlstm.nn.activations import Activation
 from cnnlstm.nn.frequency_conv import FrequencyConv
 from cnnlstm.nn.log_mel import LogMel
 from cnnlstm.nn.lstm import LSTM
@@ -101,6 +102,10 @@ class CLDNN(FrameInput, nn.Module):
         conv_channels, freq_kernels, time_kernels, freq_pools, left_context, right_context,
             fit_frequency: the :class:`FrequencyConv` (paper: 256/256 maps, 9x9 and 4x3 kernels,
             pool 3 then none, ``l=10, r=0``).
+        conv_activation: the non-linearity after each conv layer (``relu``, the paper's CNNs').
+            A ReLU conv over ReLU (non-negative) inputs can die under Adam: every unit of a layer
+            negative on every input, so nothing after it sees the input and no gradient reaches
+            it (experiments/results/kws_streaming). ``leaky_relu`` or ``elu`` cannot die.
         reduce_dim: width of the linear reduction of the CNN output (paper: 256).
         hidden_size, proj_size, num_layers, bidirectional: the LSTM (paper: 2 x 832 cells with a
             512 projection, unidirectional). ``proj_size=0``: no projection.
@@ -139,6 +144,7 @@ class CLDNN(FrameInput, nn.Module):
         left_context: NonNegativeInt = 10,
         right_context: NonNegativeInt = 0,
         fit_frequency: bool = False,
+        conv_activation: Activation = "relu",
         reduce_dim: PositiveInt = 256,
         hidden_size: PositiveInt = 832,
         proj_size: NonNegativeInt = 512,
@@ -173,7 +179,8 @@ class CLDNN(FrameInput, nn.Module):
         if use_cnn:
             self.cnn = FrequencyConv(in_features, channels=conv_channels, freq_kernels=freq_kernels,
                                      time_kernels=time_kernels, freq_pools=freq_pools, left_context=left_context,
-                                     right_context=right_context, fit_frequency=fit_frequency)
+                                     right_context=right_context, activation_name=conv_activation,
+                                     fit_frequency=fit_frequency)
             self.reduce = nn.Linear(self.cnn.out_features, reduce_dim)
             lstm_in = reduce_dim + (in_features if self.x_to_lstm else 0)
 
