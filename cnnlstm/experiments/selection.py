@@ -11,7 +11,7 @@ the same tuning budget, because the grid belongs to the study, not to a part.
 
 A knob that only some parts have (an LSTM's init, which a frame DNN lacks) goes into
 ``select.part_grids: {<part>: {key: values}}``, added to that part's share of ``grid``. The budget
-stays equal because :func:`part_grid` requires every selected part's grid to hold the same number
+stays equal because :func:`check_equal_budget` requires every selected part's grid to hold the same number
 of points: a baseline without the knob is given one of its own of the same size (e.g. its dropout).
 """
 
