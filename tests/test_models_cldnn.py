@@ -1,6 +1,6 @@
 import pytest
 import torch
-from conftest import compose_config
+from conftest import argument_error, compose_config
 
 from cnnlstm.engine.builder import build_model
 from cnnlstm.errors import ConfigError
@@ -57,6 +57,26 @@ def test_initialisation_follows_the_paper():
     w = model.dnn[0].weight  # Glorot uniform: bound sqrt(6 / (fan_in + fan_out))
     assert w.abs().max() <= (6 / sum(w.shape)) ** 0.5 and w.abs().max() > 0.5 * (6 / sum(w.shape)) ** 0.5
     assert all(m.bias.abs().sum() == 0 for m in model.modules() if isinstance(m, torch.nn.Linear))
+
+
+@pytest.mark.parametrize("name,module,learns", [("relu", torch.nn.ReLU, False), ("elu", torch.nn.ELU, True),
+                                                  ("leaky_relu", torch.nn.LeakyReLU, True)])
+def test_conv_activation_decides_whether_a_dead_conv_layer_still_learns(name, module, learns):
+    """With every conv bias far negative (the state a dead ReLU layer trains into), relu passes no
+    gradient to the first conv's weights; elu and leaky_relu still do."""
+    model = tiny(conv_activation=name).train()
+    assert {type(m) for m in model.cnn.modules()} & {torch.nn.ReLU, torch.nn.ELU, torch.nn.LeakyReLU} == {module}
+    with torch.no_grad():
+        for conv in (m for m in model.cnn.modules() if isinstance(m, torch.nn.Conv2d)):
+            conv.bias.fill_(-5.0)  # every pre-activation below zero
+    model(torch.randn(4, 9, 12)).sum().backward()
+    first = next(m for m in model.cnn.modules() if isinstance(m, torch.nn.Conv2d))
+    assert (first.weight.grad.abs().sum() > 0) == learns
+
+
+def test_conv_activation_is_a_declared_choice():
+    with argument_error("conv_activation", CLDNN):
+        tiny(conv_activation="tanhh")
 
 
 def test_geometry_error_names_layer_sizes_and_width():
