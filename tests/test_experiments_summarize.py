@@ -163,3 +163,21 @@ def test_a_seed_run_twice_is_averaged_before_pairing(tmp_path):
                 num += 1
     row = next(line for line in summarize(tmp_path, baseline="model.kind=a").splitlines() if line.startswith("| b |"))
     assert "+0.2 " in row and "(n=2)" in row
+
+
+def test_each_baseline_gets_its_own_column_of_paired_differences(tmp_path, capsys):
+    num = 0
+    for kind, values in (("a", (0.5, 0.6)), ("b", (0.7, 0.9)), ("c", (0.6, 0.6))):
+        for seed, acc in enumerate(values):
+            make_job(tmp_path / str(num), [f"model.kind={kind}", f"seed={seed}"], {"test/acc": acc})
+            num += 1
+    md = summarize(tmp_path, baseline=["model.kind=a", "model.kind=c"])
+    header = next(line for line in md.splitlines() if line.startswith("| model.kind |"))
+    assert "Δ vs model.kind=a" in header and "Δ vs model.kind=c" in header
+    cells = [c.strip() for c in next(line for line in md.splitlines() if line.startswith("| b |")).split("|")]
+    vs_a, vs_c = cells[header.split("|").index(" Δ vs model.kind=a ")], cells[header.split("|").index(" Δ vs model.kind=c ")]
+    assert vs_a.startswith("+0.25") and vs_c.startswith("+0.2 ")  # (0.2 + 0.3) / 2 and (0.1 + 0.3) / 2
+    row_c = [c.strip() for c in next(line for line in md.splitlines() if line.startswith("| c |")).split("|")]
+    assert row_c[header.split("|").index(" Δ vs model.kind=c ")] == "-"
+    assert main([str(tmp_path), "--baseline", "model.kind=a", "--baseline", "model.nope=c"]) == 2
+    assert "--baseline model.nope=c" in capsys.readouterr().err

@@ -5,7 +5,7 @@
 
 A study is ``experiments/studies/<name>.yaml``: its sweeps (each the ``train.py -m`` arguments of
 one part; the experiment config named there carries the rest in ``hydra.sweeper.params``), how
-to summarize them (``metric``, ``baseline``) and optionally what to choose on validation first
+to summarize them (``metric``, ``baseline``: one or a list) and optionally what to choose on validation first
 (``select``: one grid for every part, plus ``part_grids`` of equal size for a part's own knobs,
 see :mod:`cnnlstm.experiments.selection`; the selection
 jobs run into ``multirun/<name>-select/<part>``, their scores go to ``selection.md`` and the

@@ -21,6 +21,8 @@ one with ``failure.json`` is ``failed`` (its one-line error is kept), one with n
   to the baseline group (the jobs with ``key=value`` and the same other swept values, or its only
   setting of them when it ran at one), over the
   seeds (and cross-validation folds, ``data.fold``) both share, with its own 95 % interval.
+  ``--baseline`` may be given more than once: a column of paired differences per baseline (an
+  ablation against its full model and against a simpler reference, say).
 - ``summary.png``: the main metric per group, mean with 95 % CI error bars and each job as a dot.
 """
 
@@ -28,6 +30,7 @@ import argparse
 import json
 import math
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -187,13 +190,28 @@ def number(value: float) -> str:
     return f"{int(value):,}" if float(value).is_integer() and abs(value) < 1e15 else f"{value:.4g}"
 
 
+def baseline_jobs(ok_jobs: pd.DataFrame, keys: list[str], values: tuple, baseline: tuple[str, str]) -> pd.DataFrame:
+    """The ok jobs of ``baseline`` (key, value) that a group with ``values`` of ``keys`` pairs with:
+    those with the group's other swept values, or all of them when the baseline ran at one setting."""
+    key, value = baseline
+    same = (ok_jobs[key].astype(str) == value) & pd.concat(
+        [ok_jobs[k].astype(str) == str(v) for k, v in zip(keys, values) if k != key] or
+        [pd.Series(True, index=ok_jobs.index)], axis=1).all(axis=1)
+    base = ok_jobs[same]
+    everywhere = ok_jobs[ok_jobs[key].astype(str) == value]
+    if base.empty and everywhere[[k for k in keys if k != key]].drop_duplicates().shape[0] == 1:
+        base = everywhere  # the baseline ran at one setting of the other keys: compare with that
+    return base
+
+
 def grouped(table: pd.DataFrame, keys: list[str], columns: list[str],
-            baseline: tuple[str, str] | None = None) -> pd.DataFrame:
+            baselines: Sequence[tuple[str, str]] = ()) -> pd.DataFrame:
     """A row per group: the keys, ``mean ± std`` of each column over its ok jobs (the main one
-    followed by its 95 % CI and, with a ``baseline``, the paired difference to it), ``jobs`` (ok),
+    followed by its 95 % CI and, per baseline, the paired difference to it), ``jobs`` (ok),
     ``failed`` (failed or incomplete), and for the plot ``_mean``, ``_ci``, ``_values``."""
     ok_jobs = table[table.status == "ok"]
-    rows, extra = [], (["95% CI"] if columns else []) + ([f"Δ vs {baseline[0]}={baseline[1]}"] if baseline else [])
+    deltas = {f"Δ vs {key}={value}": (key, value) for key, value in baselines}
+    rows, extra = [], (["95% CI"] if columns else []) + list(deltas)
     for values, group in table.groupby(keys, sort=False) if keys else [((), table)]:
         values = values if isinstance(values, tuple) else (values,)
         ok = group[group.status == "ok"]
@@ -201,17 +219,9 @@ def grouped(table: pd.DataFrame, keys: list[str], columns: list[str],
         row = dict(zip(keys, values)) | {c: mean_std(ok[c]) for c in columns}
         if columns:
             row["95% CI"] = interval_text(numbers)
-        if baseline:
-            key, value = baseline
-            same = (ok_jobs[key].astype(str) == value) & pd.concat(
-                [ok_jobs[k].astype(str) == str(v) for k, v in zip(keys, values) if k != key] or
-                [pd.Series(True, index=ok_jobs.index)], axis=1).all(axis=1)
-            base = ok_jobs[same]
-            everywhere = ok_jobs[ok_jobs[key].astype(str) == value]
-            if base.empty and everywhere[[k for k in keys if k != key]].drop_duplicates().shape[0] == 1:
-                base = everywhere  # the baseline ran at one setting of the other keys: compare with that
-            row[extra[-1]] = MISSING if str(dict(zip(keys, values)).get(key)) == value else paired_difference(
-                ok, base, columns[0])
+        for name, (key, value) in deltas.items():
+            row[name] = MISSING if str(dict(zip(keys, values)).get(key)) == value else paired_difference(
+                ok, baseline_jobs(ok_jobs, keys, values, (key, value)), columns[0])
         rows.append(row | {"jobs": len(ok), "failed": len(group) - len(ok), "_mean": numbers.mean(),
                            "_ci": confidence_interval(numbers), "_values": list(numbers)})
     ordered = keys + columns[:1] + extra + columns[1:]
@@ -288,9 +298,10 @@ def write_plot(path: Path, groups: pd.DataFrame, keys: list[str], metric: str, t
     plt.close(fig)
 
 
-def summarize(root: str | Path, metric: str | None = None, baseline: str | None = None,
+def summarize(root: str | Path, metric: str | None = None, baseline: str | Sequence[str] | None = None,
               ignore: tuple[str, ...] = ()) -> str:
-    """Write summary.csv, summary.md and summary.png into ``root``; returns the Markdown."""
+    """Write summary.csv, summary.md and summary.png into ``root``; returns the Markdown.
+    ``baseline``: one ``key=value`` or several, each giving a column of paired differences."""
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"{root} is not a directory")
@@ -301,13 +312,13 @@ def summarize(root: str | Path, metric: str | None = None, baseline: str | None 
         raise KeyError(f"metric {metric!r} is in no metrics.json; there are: {', '.join(metrics) or 'none'}")
     keys = group_keys(table, overrides, tuple(ignore))
     columns = summary_columns(metric, metrics) if metric else []
-    base = None
-    if baseline is not None:
-        key, eq, value = baseline.partition("=")
+    bases = []
+    for each in [baseline] if isinstance(baseline, str) else baseline or []:
+        key, eq, value = each.partition("=")
         if not eq or key not in keys:
-            raise KeyError(f"--baseline {baseline}: expected key=value with a swept key ({', '.join(keys) or 'none'})")
-        base = (key, value)
-    groups = grouped(table, keys, columns, base)
+            raise KeyError(f"--baseline {each}: expected key=value with a swept key ({', '.join(keys) or 'none'})")
+        bases.append((key, value))
+    groups = grouped(table, keys, columns, bases)
     text = write_markdown(root / "summary.md", root, table, groups, keys, columns)
     if columns and groups["_values"].map(len).any():
         write_plot(root / "summary.png", groups[groups.jobs > 0], keys, metric, f"{root.as_posix()}: {metric}")
@@ -318,7 +329,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cnnlstm.experiments.summarize", description=__doc__.split("\n")[0])
     parser.add_argument("dir", help="a multirun directory (or a study directory holding several sweeps)")
     parser.add_argument("--metric", help=f"main metric for the plot (default: the first of {', '.join(MAIN_METRICS)})")
-    parser.add_argument("--baseline", help="key=value of the group the others are compared with, seed by seed")
+    parser.add_argument("--baseline", action="append", default=[],
+                        help="key=value of a group the others are compared with, seed by seed; repeatable")
     parser.add_argument("--ignore", action="append", default=[], metavar="KEY",
                         help="an override that is not a factor (e.g. a learning rate chosen per setting); repeatable")
     args = parser.parse_args(argv)
