@@ -90,3 +90,58 @@ def test_a_studys_corpus_is_written_once_and_remade_when_its_arguments_change(tm
     again = reproduce.make_corpora(study)
     assert calls[-1][-1] == "--overwrite" and "30" in calls[-1] and not again[0]["reused"]
     assert again[0]["synthesis_sha256"] != first[0]["synthesis_sha256"]
+
+
+def test_held_out_corpora_must_be_generated_by_the_study():
+    from cnnlstm.experiments.reproduce import check_held_out
+
+    check_held_out({"corpora": {"data/synth/b": ["speech_commands"]}, "held_out": {"more": "data/synth/b"}})
+    with pytest.raises(KeyError, match=r"held_out.more: data/synth/c is not one of the study's corpora"):
+        check_held_out({"corpora": {"data/synth/b": ["speech_commands"]}, "held_out": {"more": "data/synth/c"}})
+
+
+def test_a_changed_held_out_corpus_makes_the_results_stale(tmp_path, monkeypatch):
+    import cnnlstm.experiments.reproduce as reproduce
+
+    (tmp_path / "s").mkdir()
+    arguments = ["experiment=cnn_lstm_sizes", "seed=0", "model.conv_channels=[2]"]
+    jobs = [{"part": "p", "overrides": job, "config_sha256": config_hash(job)} for job in sweep_jobs(arguments)]
+    (tmp_path / "s" / "provenance.json").write_text(json.dumps({"held_out": {"more": "data/synth/b"}, "jobs": jobs}))
+    (tmp_path / "studies").mkdir()
+    study = {"sweeps": {"p": arguments},
+             "corpora": {"data/synth/b": ["x"], "data/synth/c": ["y"]}, "held_out": {"more": "data/synth/b"}}
+    monkeypatch.setattr(reproduce, "RESULTS", tmp_path)
+    monkeypatch.setattr(reproduce, "STUDIES", tmp_path / "studies")
+    (tmp_path / "studies" / "s.yaml").write_text(json.dumps(study))
+    assert stale_reasons("s") == []
+    study["held_out"]["more"] = "data/synth/c"
+    (tmp_path / "studies" / "s.yaml").write_text(json.dumps(study))
+    assert stale_reasons("s") == ["held_out is now {'more': 'data/synth/c'}, was {'more': 'data/synth/b'}"]
+
+
+def test_every_final_job_is_scored_on_the_held_out_corpus_and_summarized(tmp_path):
+    from conftest import compose_config
+    from test_stream import TINY_AUDIO
+
+    from cnnlstm.data.make_tones import make_tone_folder
+    from cnnlstm.engine.run import evaluate, train
+    from cnnlstm.experiments.reproduce import score_held_out
+    from cnnlstm.experiments.summarize import summarize
+
+    own, other = tmp_path / "own", tmp_path / "other"
+    make_tone_folder(own, per_class=6, freqs=(400.0, 1600.0), sample_rate=8000, max_s=0.6)
+    make_tone_folder(other, per_class=6, freqs=(400.0, 1600.0), sample_rate=8000, max_s=0.6, noise=0.5, seed=1)
+    sweep = tmp_path / "multirun"
+    for seed in (0, 1):
+        job = sweep / "p" / str(seed)
+        (job / ".hydra").mkdir(parents=True)
+        (job / ".hydra" / "overrides.yaml").write_text(f"- seed={seed}\n")
+        train(compose_config("model=cldnn_streaming", f"data.root={own}", f"seed={seed}", *TINY_AUDIO), job)
+    score_held_out({"held_out": {"noisy": str(other)}}, sweep)
+    for seed in (0, 1):
+        job = sweep / "p" / str(seed)
+        scored = json.loads((job / "held_out" / "noisy" / "metrics.json").read_text())
+        assert scored == pytest.approx(evaluate(job / "checkpoints" / "best.pt", [f"data.root={other}"], tmp_path / "e"))
+        assert scored != json.loads((job / "metrics.json").read_text())  # another corpus: other scores
+    text = summarize(sweep, "test/acc")
+    assert "held_out/noisy/test/acc" in text and "held_out/noisy/test/loss" in text

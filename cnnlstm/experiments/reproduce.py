@@ -16,6 +16,11 @@ chosen values to ``provenance.json``). Reproducing runs every sweep into
 torch's version, the wall time, and a hash of each job's fully composed config. ``--check``
 recomposes the jobs from the current code and configs and compares the hashes: committed results
 that the command would no longer produce are stale (the test suite requires them marked so).
+
+``held_out: {NAME: DIR}`` scores every final job's ``best.pt``, unchanged, on the test split of
+another generated corpus (DIR, one of ``corpora``: e.g. more unseen speakers than the study's own
+test split holds) after all training is done; it decides nothing. The scores go to
+``<job>/held_out/NAME/`` and into the summary as ``held_out/NAME/test/*`` columns.
 """
 
 import argparse
@@ -32,6 +37,7 @@ from pathlib import Path
 
 import yaml
 
+from cnnlstm.errors import UserError
 from cnnlstm.experiments.selection import (
     check_equal_budget,
     choose,
@@ -146,7 +152,9 @@ def stale_reasons(name: str) -> list[str]:
         return [f"provenance.json records no validation choice for {', '.join(missing)}"]
     committed = {json.dumps(j["overrides"]): j["config_sha256"] for j in record["jobs"]}
     now = {json.dumps(j["overrides"]): j["config_sha256"] for j in current_hashes(study, record.get("selected"))}
-    reasons = [f"job {k} is no longer in the study" for k in committed if k not in now]
+    held_out, was = study.get("held_out") or {}, record.get("held_out") or {}
+    reasons = [f"held_out is now {held_out}, was {was}"] if held_out != was else []
+    reasons += [f"job {k} is no longer in the study" for k in committed if k not in now]
     reasons += [f"job {k} is new" for k in now if k not in committed]
     reasons += [f"job {k} now composes another config" for k in now if k in committed and now[k] != committed[k]]
     return reasons
@@ -166,6 +174,27 @@ def machine() -> dict:
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     return {"cpu": cpu, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "gpu": gpu,
             "torch": torch.__version__, "python": platform.python_version()}
+
+
+def check_held_out(study: dict) -> None:
+    """Each held-out corpus is one the study generates (so provenance records how it was made)."""
+    for name, folder in (study.get("held_out") or {}).items():
+        if folder not in (study.get("corpora") or {}):
+            raise KeyError(f"held_out.{name}: {folder} is not one of the study's corpora (add it there, "
+                           "with the arguments that make it)")
+
+
+def score_held_out(study: dict, sweep_root: Path) -> None:
+    """Score each final job's best checkpoint on the test split of each held-out corpus."""
+    from cnnlstm.engine.run import evaluate
+    from cnnlstm.experiments.summarize import find_jobs
+
+    for name, folder in (study.get("held_out") or {}).items():
+        for job in find_jobs(sweep_root):
+            if (job / "checkpoints" / "best.pt").is_file():
+                print(f"+ held_out.{name}: {job}", flush=True)
+                evaluate(job / "checkpoints" / "best.pt", [f"data.root={ROOT / folder}"],
+                         job / "held_out" / name)
 
 
 def git_commit() -> dict:
@@ -215,6 +244,7 @@ def reproduce(name: str, extra: list[str] | None = None, reuse_selection: bool =
 
     study, start, commit = load_study(name), time.time(), git_commit()  # before anything is rewritten
     check_selection(study)
+    check_held_out(study)
     study_jobs(study)  # fails early on a study that does not compose
     sweep_root, select_root = ROOT / "multirun" / name, ROOT / "multirun" / f"{name}-select"
     corpora = make_corpora(study)
@@ -237,6 +267,7 @@ def reproduce(name: str, extra: list[str] | None = None, reuse_selection: bool =
         print(f"{part}: chose {chosen} by {objective}", flush=True)
     for part in study["sweeps"]:
         _sweep(part_arguments(study, part, selected), extra, sweep_root / part)
+    score_held_out(study, sweep_root)
     options = study.get("summarize") or {}
     chosen_keys = tuple(dict.fromkeys(k for part in selected for k in selected[part]))  # a choice, not a factor
     summarize(sweep_root, options.get("metric"), options.get("baseline"), chosen_keys)
@@ -251,7 +282,7 @@ def reproduce(name: str, extra: list[str] | None = None, reuse_selection: bool =
         "study": name, "command": f"python -m cnnlstm.experiments.reproduce {name}",
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "machine": machine(),
         "wall_seconds": round(time.time() - start, 1), "extra_overrides": extra or [],
-        "corpora": corpora, "selected": selected, "reused_selection": reused, "jobs": current_hashes(study, selected)}
+        "corpora": corpora, "held_out": study.get("held_out") or {}, "selected": selected, "reused_selection": reused, "jobs": current_hashes(study, selected)}
     (out / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n")
     return out
 
@@ -276,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(reasons) or f"experiments/results/{args.study} is what its command produces now")
             return 1 if reasons else 0
         out = reproduce(args.study, args.overrides, args.reuse_selection)
-    except (FileNotFoundError, KeyError, RuntimeError, subprocess.CalledProcessError) as e:
+    except (FileNotFoundError, KeyError, RuntimeError, UserError, subprocess.CalledProcessError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"refreshed {out}")

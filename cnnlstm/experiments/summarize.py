@@ -12,7 +12,8 @@ one with ``failure.json`` is ``failed`` (its one-line error is kept), one with n
   then the metrics.
 - ``summary.md``: the jobs grouped by the swept keys other than ``seed`` (the override keys whose
   values differ between jobs), ``mean ± std`` over the group's ok jobs (sample std) of the main
-  metric, the other ``test/*`` metrics, the parameter count (from ``model_summary.txt``) and
+  metric, the other ``test/*`` metrics, the scores on held-out corpora (``held_out/NAME/test/*``,
+  from ``<job>/held_out/NAME/metrics.json``), the parameter count (from ``model_summary.txt``) and
   ``fit_seconds``, the count of ok jobs and of failed ones; failed and incomplete jobs again in a
   table of their own with their error line. A value the same for every job of a group is shown
   once, without ``± 0``.
@@ -96,9 +97,19 @@ def read_job(root: Path, job: Path) -> dict:
         if latest.name == "metrics.json":
             row |= {"status": "ok", "error": ""} | {k: v for k, v in data.items() if k not in STATUS_COLUMNS}
             row |= {"params": params} if (params := parameter_count(job / "model_summary.txt")) else {}
+            row |= held_out_metrics(job)
         else:
             row |= {"status": "failed", "error": str(data.get("error", "")).strip()}
     return row
+
+
+def held_out_metrics(job: Path) -> dict:
+    """The job's scores on held-out corpora (``held_out/NAME/metrics.json``, written by reproduce)
+    as ``held_out/NAME/<metric>``."""
+    found = {}
+    for path in sorted(job.glob("held_out/*/metrics.json")):
+        found |= {f"held_out/{path.parent.name}/{k}": v for k, v in json.loads(path.read_text()).items()}
+    return found
 
 
 def collect(root: Path) -> tuple[pd.DataFrame, list[str], list[str]]:
@@ -139,7 +150,7 @@ def main_metric(table: pd.DataFrame, metrics: list[str]) -> str | None:
 
 
 def summary_columns(metric: str, metrics: list[str]) -> list[str]:
-    tests = sorted(m for m in metrics if m.startswith("test/") and m != metric)
+    tests = sorted(m for m in metrics if m.startswith(("test/", "held_out/")) and m != metric)
     return [metric] + tests + [m for m in ("params", "fit_seconds") if m in metrics and m != metric]
 
 
