@@ -282,7 +282,8 @@ def reproduce(name: str, extra: list[str] | None = None, reuse_selection: bool =
         "study": name, "command": f"python -m cnnlstm.experiments.reproduce {name}",
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "machine": machine(),
         "wall_seconds": round(time.time() - start, 1), "extra_overrides": extra or [],
-        "corpora": corpora, "held_out": study.get("held_out") or {}, "selected": selected, "reused_selection": reused, "jobs": current_hashes(study, selected)}
+        "corpora": corpora, "held_out": study.get("held_out") or {}, "selected": selected,
+        "reused_selection": reused, "jobs": current_hashes(study, selected)}
     (out / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n")
     return out
 
