@@ -54,9 +54,17 @@ def screenshot(logdir: Path, out: Path, width: int = 1600, height: int = 2100, w
         if not runs:
             raise FileNotFoundError(f"TensorBoard found no run under {logdir}")
         out.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run([chromium, "--headless", "--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--hide-scrollbars",
-                        f"--window-size={width},{height}", "--virtual-time-budget=40000", "--run-all-compositor-stages-before-draw", f"--screenshot={out}",
-                        f"http://127.0.0.1:{port}/?forceSVG=true#timeseries"], check=True, capture_output=True, timeout=180)
+        command = [chromium, "--headless", "--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
+                   "--hide-scrollbars", f"--window-size={width},{height}", "--virtual-time-budget=40000",
+                   "--run-all-compositor-stages-before-draw", f"--screenshot={out}",
+                   f"http://127.0.0.1:{port}/?forceSVG=true#timeseries"]
+        for attempt in range(2):  # headless chromium now and then hangs on a busy machine: one fresh try more
+            try:
+                subprocess.run(command, check=True, capture_output=True, timeout=150)
+                break
+            except subprocess.TimeoutExpired:
+                if attempt == 1:
+                    raise
         return runs
     finally:
         server.terminate()
