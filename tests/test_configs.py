@@ -35,6 +35,11 @@ def options() -> list[tuple[str, str]]:
     return found
 
 
+def model_of(specialization: str) -> str | None:
+    """The model of ``<model>_<data>`` (the longest model name that prefixes it)."""
+    return max((m for m in MODELS if specialization.startswith(m + "_")), key=len, default=None)
+
+
 def missing_choices(group: str, name: str) -> list[str]:
     """``override /model: cldnn`` choices of a config whose option is not in conf/ (yet).
 
@@ -68,7 +73,11 @@ def test_config_composes_and_builds(group, name, tmp_path):
     if missing := missing_choices(group, name):
         pytest.skip(f"{group}={name} needs {', '.join(missing)}, not in conf/ on this branch")
     pair = [f"model={DATA_MODEL[name]}"] if group == "data" and name in DATA_MODEL else []
-    cfg = compose_config(f"{group}={name}", *pair, "trainer.device=cpu")
+    chosen = [f"{group}={name}"]
+    if group == "model_data":  # a specialization is chosen by its model and data, never by name
+        chosen = [f"model={model}", f"data={name.removeprefix(model + '_')}"] if (model := model_of(name)) else []
+        assert chosen and name.removeprefix(model + "_") in DATA, f"conf/model_data/{name}.yaml names no <model>_<data>"
+    cfg = compose_config(*chosen, *pair, "trainer.device=cpu")
     if cfg.data._target_ == TONES:
         cfg.data.root = str(tmp_path / "tones")  # generated on first use: not into the working directory
     top = group.split("/")[0]
@@ -102,6 +111,16 @@ def choices(*overrides: str) -> dict[str, str]:
     """The group choices Hydra makes for these overrides (hydra.runtime.choices)."""
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         return dict(compose(config_name="config", overrides=list(overrides), return_hydra_config=True).hydra.runtime.choices)
+
+
+def test_a_specialization_applies_to_its_model_and_data_only():
+    """conf/model_data/cldnn_streaming_speech_commands.yaml: chosen by the pair, command line still wins."""
+    cfg = compose_config("model=cldnn_streaming", "data=speech_commands")
+    assert (cfg.model.pool, cfg.model.conv_activation, cfg.data.batch_size, cfg.trainer.monitor) == (
+        "mean", "elu", 8, "val/acc")
+    assert compose_config("model=cldnn_streaming", "data=speech_commands", "model.pool=last").model.pool == "last"
+    for other in (["model=cldnn_streaming"], ["model=cldnn", "data=speech_commands"]):
+        assert "conv_activation" not in compose_config(*other).model
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -108,3 +108,29 @@ def test_train_py_on_the_miniature(folder, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert 0 <= metrics["test/acc"] <= 1 and metrics["steps"] == 4
+
+
+def test_speed_perturbation_resamples_and_recentres(folder):
+    clean = data_of(folder, noise_prob=0.0, time_shift_ms=0.0)
+    perturbed = data_of(folder, noise_prob=0.0, time_shift_ms=0.0, speed_perturb=0.2)
+    known = torch.tensor([i for i, f in enumerate(clean.files["train"]) if f.startswith("yes/")][:4])
+    x, y = clean.make_batch("train", known)["x"], perturbed.make_batch("train", known)["x"]
+    assert y.shape == x.shape and not torch.equal(x, y)
+    assert torch.equal(y, perturbed.make_batch("train", known)["x"])  # seeded per (epoch, clip)
+    assert not torch.equal(y, perturbed.make_batch("train", known, epoch=1)["x"])
+    val = torch.arange(4)
+    assert torch.equal(clean.make_batch("val", val)["x"], perturbed.make_batch("val", val)["x"])  # training only
+    # a tone played faster has a proportionally higher frequency, still centred in the clip
+    tone = np.sin(2 * np.pi * 500 * np.arange(8000) / 16000).astype(np.float32)
+    for speed in (0.8, 1.25):
+        out = perturbed._change_speed(np.pad(tone, 4000), speed)
+        spectrum = np.abs(np.fft.rfft(out))
+        assert out.size == 16000 and abs(np.argmax(spectrum) * 16000 / out.size - 500 * speed) < 5
+        voiced = np.flatnonzero(np.abs(out) > 0.5)
+        assert abs((voiced[0] + voiced[-1]) / 2 - 8000) < 50
+
+
+def test_speed_perturbation_range_is_declared(folder):
+    from cnnlstm.arguments import ValidationError
+    with pytest.raises(ValidationError, match="must be in \\[0, 0.5\\)"):
+        SpeechCommands(str(folder), words=WORDS, speed_perturb=0.5)

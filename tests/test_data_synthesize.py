@@ -1,5 +1,6 @@
 """The offline corpus maker: TIMIT and Speech Commands layouts, phones, splits, rate scaling, errors."""
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -98,6 +99,16 @@ def test_speech_commands_hashes_follow_the_real_hash_rule_with_exact_shares():
     assert sets.count("validation") == 4 and sets.count("testing") == 4 and sets.count("training") == 32
 
 
+def test_held_out_shares_are_exact_and_follow_the_hash_rule_with_those_shares():
+    percents = (25.0, 15.0)
+    hashes = speech_commands.speaker_hashes(40, np.random.default_rng(0), percents)
+    sets = [speech_commands.which_set(f"{h}_nohash_0.wav", *percents) for h in hashes]
+    assert sets.count("validation") == 10 and sets.count("testing") == 6 and sets.count("training") == 24
+    assert speech_commands.held_out_record((10.0, 10.0)) == {}  # default corpora keep their synthesis.json
+    with pytest.raises(ValueError, match="--validation-percent 50 and --testing-percent 50 leave no training speaker of 10"):
+        speech_commands.split_sizes(10, (50.0, 50.0))
+
+
 def test_a_variant_is_one_second_with_the_word_near_the_middle():
     rng = np.random.default_rng(0)
     word = np.sin(np.arange(6000) / 5.0).astype(np.float32)
@@ -116,6 +127,7 @@ def test_a_variant_is_one_second_with_the_word_near_the_middle():
     (["timit", "{d}", "--format", "mp3"], "argument --format: invalid choice"),
     (["speech_commands", "{d}", "--words", "banana"], "argument --words: invalid choice"),
     (["speech_commands", "{d}", "--noise-seconds", "-1"], "argument --noise-seconds: must be >= 0"),
+    (["speech_commands", "{d}", "--validation-percent", "100"], "argument --validation-percent: must be in [0, 100)"),
 ])
 def test_bad_arguments_are_one_line_and_exit_2(tmp_path, capsys, args, message):
     with pytest.raises(SystemExit) as exit_:
@@ -292,6 +304,17 @@ def test_speech_commands_lists_hold_whole_speakers(sc_corpus):
     train = speakers_of(everything - set(val) - set(test))
     assert len(train) == 8 and not train & (speakers_of(val) | speakers_of(test))
     assert all(speech_commands.which_set(p) == "validation" for p in val)
+
+
+@needs_all
+def test_speech_commands_held_out_percents_make_bigger_lists(tmp_path):
+    root = tmp_path / "corpus"
+    assert main(["speech_commands", str(root), "--speakers", "8", "--words", "yes", "--voices", SC_VOICES[0],
+                 "--noise-seconds", "0", "--validation-percent", "25", "--testing-percent", "25"]) == 0
+    val, test = ((root / name).read_text().splitlines() for name in speech_commands.LISTS.values())
+    assert len(val) == len(test) == 2 and len(list((root / "yes").glob("*.wav"))) == 8
+    record = json.loads((root / "synthesis.json").read_text())
+    assert (record["validation_percent"], record["testing_percent"]) == (25.0, 25.0)
 
 
 @needs_all

@@ -119,6 +119,21 @@ def test_a_changed_held_out_corpus_makes_the_results_stale(tmp_path, monkeypatch
     assert stale_reasons("s") == ["held_out is now {'more': 'data/synth/c'}, was {'more': 'data/synth/b'}"]
 
 
+def test_recorded_choices_that_no_longer_compose_make_the_results_stale(tmp_path, monkeypatch):
+    import cnnlstm.experiments.reproduce as reproduce
+
+    (tmp_path / "s").mkdir()
+    selected = {"p": {"+model.hidden_size": "11"}}  # "+" adds a key: one the model config now has
+    (tmp_path / "s" / "provenance.json").write_text(json.dumps({"selected": selected, "jobs": []}))
+    (tmp_path / "studies").mkdir()
+    study = {"sweeps": {"p": ["experiment=cnn_lstm_sizes", "seed=0"]}, "select": {"grid": {"model.hidden_size": [11]}}}
+    (tmp_path / "studies" / "s.yaml").write_text(json.dumps(study))
+    monkeypatch.setattr(reproduce, "RESULTS", tmp_path)
+    monkeypatch.setattr(reproduce, "STUDIES", tmp_path / "studies")
+    [reason] = stale_reasons("s")
+    assert reason.startswith("the recorded choices {'p': {'+model.hidden_size': '11'}} no longer compose: ")
+
+
 def test_every_final_job_is_scored_on_the_held_out_corpus_and_summarized(tmp_path):
     from conftest import compose_config
     from test_stream import TINY_AUDIO

@@ -6,12 +6,13 @@
 """
 
 from collections.abc import Sequence
+from fractions import Fraction
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 
-from cnnlstm.arguments import NonNegativeFloat, NonNegativeInt, PositiveInt, UnitInterval, checked
+from cnnlstm.arguments import NonNegativeFloat, NonNegativeInt, PositiveInt, UnitInterval, checked, within
 from cnnlstm.data.audio_files import AudioReader, data_root, header_length, read_segment
 from cnnlstm.data.audio_stream import AudioStream, Sample
 from cnnlstm.data.counter_rng import split_seed, uniform
@@ -21,6 +22,7 @@ from cnnlstm.errors import ConfigError, DataError
 COMMANDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 SILENCE, UNKNOWN = "_silence_", "_unknown_"
 NOISE = "_background_noise_"
+SpeedPerturb = Annotated[float, within(0, 0.5, high_open=True)]  # speeds in 1 +- this: below 0.5 keeps them in (0.5, 1.5)
 
 
 def list_splits(root: Path, words: list[str], bad) -> dict[str, list[str]]:
@@ -56,7 +58,10 @@ class SpeechCommands(AudioStream):
     Training-time augmentation, a pure function of (``shuffle_seed``, epoch, sample index), so a
     resumed run sees exactly the samples an uninterrupted one does: a time shift uniform in
     ``+-time_shift_ms`` (zero fill), and with probability ``noise_prob`` a random
-    ``_background_noise_`` cut mixed in at a level uniform in ``[0, noise_volume]``.
+    ``_background_noise_`` cut mixed in at a level uniform in ``[0, noise_volume]``. First, with
+    ``speed_perturb`` > 0, the clip is played at a speed uniform in ``1 +- speed_perturb``
+    (polyphase resampling: pitch, formants and duration change together, like another vocal tract;
+    Ko et al. 2015 use 0.9, 1.0, 1.1) and re-centred in the clip.
 
     Args:
         root: the dataset folder.
@@ -73,7 +78,8 @@ class SpeechCommands(AudioStream):
                  words: Sequence[str] = COMMANDS, silence_fraction: UnitInterval = 0.1,
                  unknown_fraction: UnitInterval = 0.1, seed: int = 0, length: PositiveInt = 16000,
                  sample_rate: PositiveInt = 16000, resample: bool = False, min_samples: PositiveInt = 400,
-                 time_shift_ms: NonNegativeFloat = 100.0, noise_prob: UnitInterval = 0.8,
+                 time_shift_ms: NonNegativeFloat = 100.0, speed_perturb: SpeedPerturb = 0.0,
+                 noise_prob: UnitInterval = 0.8,
                  noise_volume: UnitInterval = 0.1, silence_volume: UnitInterval = 1.0, cache_dir: str | None = None,
                  num_workers: NonNegativeInt = 2, bucket_batches: PositiveInt = 50, pad_buckets: PositiveInt | None = None,
                  skip_bad: bool = False, batch_size: PositiveInt = 32, eval_batch_size: PositiveInt | None = None,
@@ -87,6 +93,7 @@ class SpeechCommands(AudioStream):
                               f"{unknown_fraction}")
         self.task, self.seed, self.length, self.sample_rate = task, seed, length, sample_rate
         self.shift = round(time_shift_ms * sample_rate / 1000)
+        self.speed_perturb = speed_perturb
         self.noise_prob, self.noise_volume, self.silence_volume = noise_prob, noise_volume, silence_volume
         self.reader = AudioReader(sample_rate, resample, min_samples, cache_dir)
         self.resample, self.min_samples = resample, min_samples
@@ -166,8 +173,23 @@ class SpeechCommands(AudioStream):
             return audio[start:start + self.length]
         return np.pad(audio, (0, self.length - audio.size))
 
+    def _change_speed(self, audio: np.ndarray, speed: float) -> np.ndarray:
+        """``audio`` played ``speed`` times faster (ratio to 1/64), centred in ``length`` samples."""
+        from scipy.signal import resample_poly
+
+        ratio = Fraction(speed).limit_denominator(64)
+        faster = resample_poly(audio, ratio.denominator, ratio.numerator)
+        if faster.size >= self.length:
+            start = (faster.size - self.length) // 2
+            return faster[start:start + self.length]
+        before = (self.length - faster.size) // 2
+        return np.pad(faster, (before, self.length - faster.size - before))
+
     def _augment(self, audio: np.ndarray, epoch: int, index: int) -> np.ndarray:
         keys = (epoch, index)
+        if self.speed_perturb:
+            speed = 1 + (2 * float(uniform(self.shuffle_seed, *keys, 14)) - 1) * self.speed_perturb
+            audio = self._change_speed(audio, speed)
         shift = round((2 * float(uniform(self.shuffle_seed, *keys, 10)) - 1) * self.shift)
         if shift > 0:  # later: zeros first
             audio = np.concatenate([np.zeros(shift, np.float32), audio[:-shift]])

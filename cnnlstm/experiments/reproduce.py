@@ -151,7 +151,13 @@ def stale_reasons(name: str) -> list[str]:
     if missing:
         return [f"provenance.json records no validation choice for {', '.join(missing)}"]
     committed = {json.dumps(j["overrides"]): j["config_sha256"] for j in record["jobs"]}
-    now = {json.dumps(j["overrides"]): j["config_sha256"] for j in current_hashes(study, record.get("selected"))}
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:  # the recorded choices against today's configs: a key they set may have moved or gone
+        now = {json.dumps(j["overrides"]): j["config_sha256"] for j in current_hashes(study, record.get("selected"))}
+    except (HydraException, OmegaConfBaseException) as e:
+        return [f"the recorded choices {record.get('selected')} no longer compose: {str(e).splitlines()[0]}"]
     held_out, was = study.get("held_out") or {}, record.get("held_out") or {}
     reasons = [f"held_out is now {held_out}, was {was}"] if held_out != was else []
     reasons += [f"job {k} is no longer in the study" for k in committed if k not in now]

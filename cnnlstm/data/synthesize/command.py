@@ -11,8 +11,9 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Annotated
 
-from cnnlstm.arguments import NonNegativeFloat, PositiveInt, cli_type
+from cnnlstm.arguments import NonNegativeFloat, PositiveInt, cli_type, within
 from cnnlstm.data.synthesize import festival, speech_commands, timit, voices
 from cnnlstm.errors import UserError, first_line
 
@@ -31,6 +32,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 count = cli_type(PositiveInt)  # argparse types: an integer >= 1, seconds >= 0
 seconds = cli_type(NonNegativeFloat)
+percent = cli_type(Annotated[float, within(0, 100)])  # a share of speakers: [0, 100)
 
 
 def common(sub: argparse.ArgumentParser) -> None:
@@ -64,6 +66,10 @@ def parser() -> OneLineParser:
                                     + LARGE_HELP, epilog=LARGE_HELP)
     common(s)
     s.add_argument("--speakers", type=count, default=50, help="speakers (default 50; 10%% validation, 10%% testing)")
+    s.add_argument("--validation-percent", type=percent, default=speech_commands.HELD_OUT_PERCENT,
+                   help="share of speakers in validation_list.txt (default 10, the real archive's)")
+    s.add_argument("--testing-percent", type=percent, default=speech_commands.HELD_OUT_PERCENT,
+                   help="share of speakers in testing_list.txt (default 10, the real archive's)")
     s.add_argument("--words", nargs="+", choices=speech_commands.WORDS, default=speech_commands.WORDS,
                    metavar="WORD", help="words (default the 35 of v2)")
     s.add_argument("--repeats", type=count, default=1, help="times each speaker says each word (default 1)")
@@ -122,7 +128,8 @@ def run(args: argparse.Namespace) -> str:
         test = sum(p.split == "TEST" for p in people)
         return f"{len(people)} speakers ({test} TEST), {args.sentences} utterances each"
     people = speech_commands.make_speech_commands(args.dir, args.speakers, args.seed, args.voices, args.words,
-                                                  args.repeats, args.noise_seconds, args.workers)
+                                                  args.repeats, args.noise_seconds, args.workers,
+                                                  (args.validation_percent, args.testing_percent))
     return f"{len(people)} speakers x {len(args.words)} words x {args.repeats} = " \
            f"{len(people) * len(args.words) * args.repeats} files"
 

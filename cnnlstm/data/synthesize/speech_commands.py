@@ -2,7 +2,8 @@
 
 Every file is 16 kHz 16-bit mono RIFF WAV of exactly 1 s. A speaker is an 8-hex-digit hash and
 a numpy variant of a base voice; it says each word ``repeats`` times (``_nohash_0``, ``_1`` ...).
-``validation_list.txt`` and ``testing_list.txt`` hold whole speakers, about 10 % each, chosen as
+``validation_list.txt`` and ``testing_list.txt`` hold whole speakers, 10 % each unless told
+otherwise (the real archive's shares; more held-out speakers give a finer validation estimate), chosen as
 the real dataset chooses them: by the SHA-1 of the hash (:func:`which_set`, from the dataset's
 README). The hashes are drawn so that this rule gives exactly the wanted share, so a loader that
 recomputes it agrees with the lists.
@@ -39,34 +40,50 @@ def which_set(filename: str, validation_percentage: float = HELD_OUT_PERCENT,
     return "training"
 
 
-def split_sizes(n_speakers: int) -> dict[str, int]:
-    """Speakers per set: 10 % each held out (at least one each from three speakers on)."""
-    held = max(1, round(n_speakers * HELD_OUT_PERCENT / 100)) if n_speakers >= 3 else 0
-    return {"validation": held, "testing": held, "training": n_speakers - 2 * held}
+def split_sizes(n_speakers: int, percents: tuple[float, float] = (HELD_OUT_PERCENT, HELD_OUT_PERCENT)) -> dict[str, int]:
+    """Speakers per set: ``percents`` (validation, testing) held out, at least one each from three
+    speakers on, and at least one speaker left to train."""
+    if n_speakers < 3:
+        return {"validation": 0, "testing": 0, "training": n_speakers}
+    val, test = (max(1, round(n_speakers * p / 100)) for p in percents)
+    if val + test >= n_speakers:
+        raise ValueError(f"--validation-percent {percents[0]:g} and --testing-percent {percents[1]:g} leave no "
+                         f"training speaker of {n_speakers}")
+    return {"validation": val, "testing": test, "training": n_speakers - val - test}
 
 
-def speaker_hashes(n_speakers: int, rng: np.random.Generator) -> list[str]:
+def held_out_record(percents: tuple[float, float]) -> dict[str, float]:
+    """The shares for ``synthesis.json``; none at the default, so default corpora stay byte-identical."""
+    if percents == (HELD_OUT_PERCENT, HELD_OUT_PERCENT):
+        return {}
+    return {"validation_percent": percents[0], "testing_percent": percents[1]}
+
+
+def speaker_hashes(n_speakers: int, rng: np.random.Generator,
+                   percents: tuple[float, float] = (HELD_OUT_PERCENT, HELD_OUT_PERCENT)) -> list[str]:
     """Distinct 8-hex-digit hashes, the first ones validation, then testing, then training by :func:`which_set`."""
     out, taken = [], set()
-    for split, count in split_sizes(n_speakers).items():
+    for split, count in split_sizes(n_speakers, percents).items():
         while count:
             candidate = f"{int(rng.integers(0, 2 ** 32)):08x}"
-            if candidate not in taken and which_set(candidate) == split:
+            if candidate not in taken and which_set(candidate, *percents) == split:
                 taken.add(candidate)
                 out.append(candidate)
                 count -= 1
     return out
 
 
-def speakers(n_speakers: int, specs: list[str], rng: np.random.Generator) -> list[Variant]:
+def speakers(n_speakers: int, specs: list[str], rng: np.random.Generator,
+             percents: tuple[float, float] = (HELD_OUT_PERCENT, HELD_OUT_PERCENT)) -> list[Variant]:
     """``n_speakers`` variants in hash order, the base voices dealt round in a shuffled order."""
-    hashes = speaker_hashes(n_speakers, rng)
+    hashes = speaker_hashes(n_speakers, rng, percents)
     order = rng.permutation(n_speakers)
     return [variant(hashes[i], specs[order[i] % len(specs)], rng) for i in range(n_speakers)]
 
 
 def write_clips(root: Path, people: list[Variant], words: list[str], repeats: int,
-                clips: dict[tuple[str, str], np.ndarray], rng: np.random.Generator) -> dict[str, list[str]]:
+                clips: dict[tuple[str, str], np.ndarray], rng: np.random.Generator,
+                percents: tuple[float, float] = (HELD_OUT_PERCENT, HELD_OUT_PERCENT)) -> dict[str, list[str]]:
     """Write every speaker's words; returns the relative paths of each set."""
     import soundfile
 
@@ -74,7 +91,7 @@ def write_clips(root: Path, people: list[Variant], words: list[str], repeats: in
     for word in words:
         (root / word).mkdir(parents=True, exist_ok=True)
     for person in people:
-        split = which_set(person.hash)
+        split = which_set(person.hash, *percents)
         for word in words:
             for k in range(repeats):
                 rel = f"{word}/{person.hash}_nohash_{k}.wav"
@@ -85,18 +102,20 @@ def write_clips(root: Path, people: list[Variant], words: list[str], repeats: in
 
 
 def make_speech_commands(root: Path, n_speakers: int, seed: int, specs: list[str], words: list[str] = WORDS,
-                         repeats: int = 1, noise_seconds: float = 30.0, workers: int = 2) -> list[Variant]:
-    """Write the corpus into ``root`` (which exists); returns the speakers, also in ``root/synthesis.json``."""
+                         repeats: int = 1, noise_seconds: float = 30.0, workers: int = 2,
+                         percents: tuple[float, float] = (HELD_OUT_PERCENT, HELD_OUT_PERCENT)) -> list[Variant]:
+    """Write the corpus into ``root`` (which exists); returns the speakers, also in ``root/synthesis.json``.
+    ``percents``: the shares of speakers in validation and testing."""
     voices.check_voices(specs)
     rng = np.random.default_rng(seed)
-    people = speakers(n_speakers, specs, rng)
+    people = speakers(n_speakers, specs, rng, percents)
     clips = voices.clips(specs, words, workers)
-    sets = write_clips(root, people, words, repeats, clips, rng)
+    sets = write_clips(root, people, words, repeats, clips, rng, percents)
     for split, name in LISTS.items():
         (root / name).write_text("".join(f"{rel}\n" for rel in sorted(sets[split])))
     if noise_seconds > 0:
         write_noises(root / "_background_noise_", noise_seconds, list(clips.values()), rng)
     (root / "synthesis.json").write_text(json.dumps(
         {"corpus": "speech_commands", "seed": seed, "voices": specs, "words": words, "repeats": repeats,
-         "speakers": [p.record() for p in people]}, indent=1) + "\n")
+         **held_out_record(percents), "speakers": [p.record() for p in people]}, indent=1) + "\n")
     return people
