@@ -119,6 +119,8 @@ def test_a_specialization_applies_to_its_model_and_data_only():
     assert (cfg.model.pool, cfg.model.conv_activation, cfg.data.batch_size, cfg.trainer.monitor) == (
         "mean", "elu", 8, "val/acc")
     assert compose_config("model=cldnn_streaming", "data=speech_commands", "model.pool=last").model.pool == "last"
+    kws = compose_config("experiment=kws_streaming")  # the experiment chooses the pair in its own defaults
+    assert (kws.model.pool, kws.data.batch_size, kws.trainer.monitor) == ("mean", 8, "val/acc")
     for other in (["model=cldnn_streaming"], ["model=cldnn", "data=speech_commands"]):
         assert "conv_activation" not in compose_config(*other).model
 

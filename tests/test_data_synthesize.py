@@ -105,8 +105,23 @@ def test_held_out_shares_are_exact_and_follow_the_hash_rule_with_those_shares():
     sets = [speech_commands.which_set(f"{h}_nohash_0.wav", *percents) for h in hashes]
     assert sets.count("validation") == 10 and sets.count("testing") == 6 and sets.count("training") == 24
     assert speech_commands.held_out_record((10.0, 10.0)) == {}  # default corpora keep their synthesis.json
-    with pytest.raises(ValueError, match="--validation-percent 50 and --testing-percent 50 leave no training speaker of 10"):
-        speech_commands.split_sizes(10, (50.0, 50.0))
+    with pytest.raises(ValueError, match="--validation-percent 45 and --testing-percent 50 leave no training speaker of 4"):
+        speech_commands.split_sizes(4, (45.0, 50.0))
+    with pytest.raises(ValueError, match="--validation-percent 30 plus --testing-percent 70 must be below 100"):
+        speech_commands.split_sizes(15, (30.0, 70.0))  # rounding would leave training one speaker it can never draw
+    assert speech_commands.split_sizes(10, (20.0, 0.0)) == {"validation": 2, "testing": 0, "training": 8}
+    hashes = speech_commands.speaker_hashes(10, np.random.default_rng(0), (20.0, 0.0))  # ends: no testing speaker wanted
+    assert [speech_commands.which_set(h, 20.0, 0.0) for h in hashes].count("validation") == 2
+
+
+def test_held_out_shares_are_checked_before_dir_is_touched(tmp_path, capsys):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "keep.txt").write_text("mine")
+    assert main(["speech_commands", str(tmp_path / "out"), "--overwrite", "--validation-percent", "60",
+                 "--testing-percent", "40"]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: --validation-percent 60 plus --testing-percent 40 must be below 100\n"
+    assert (tmp_path / "out" / "keep.txt").read_text() == "mine"
 
 
 def test_a_variant_is_one_second_with_the_word_near_the_middle():

@@ -132,6 +132,11 @@ def test_recorded_choices_that_no_longer_compose_make_the_results_stale(tmp_path
     monkeypatch.setattr(reproduce, "STUDIES", tmp_path / "studies")
     [reason] = stale_reasons("s")
     assert reason.startswith("the recorded choices {'p': {'+model.hidden_size': '11'}} no longer compose: ")
+    assert "model.hidden_size" in reason.split("no longer compose: ")[1]
+    study["sweeps"]["p"].append("+model.hidden_size=12")  # the study itself broken: its own error, not a stale note
+    (tmp_path / "studies" / "s.yaml").write_text(json.dumps(study))
+    with pytest.raises(Exception, match="model.hidden_size"):
+        stale_reasons("s")
 
 
 def test_every_final_job_is_scored_on_the_held_out_corpus_and_summarized(tmp_path):

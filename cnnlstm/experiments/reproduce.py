@@ -157,6 +157,7 @@ def stale_reasons(name: str) -> list[str]:
     try:  # the recorded choices against today's configs: a key they set may have moved or gone
         now = {json.dumps(j["overrides"]): j["config_sha256"] for j in current_hashes(study, record.get("selected"))}
     except (HydraException, OmegaConfBaseException) as e:
+        current_hashes(study)  # the study's own jobs without the choices: a failure there is the study's own
         return [f"the recorded choices {record.get('selected')} no longer compose: {str(e).splitlines()[0]}"]
     held_out, was = study.get("held_out") or {}, record.get("held_out") or {}
     reasons = [f"held_out is now {held_out}, was {was}"] if held_out != was else []

@@ -65,7 +65,8 @@ def parser() -> OneLineParser:
                         description="Speech Commands v2 layout from festival, flite and espeak-ng voices. "
                                     + LARGE_HELP, epilog=LARGE_HELP)
     common(s)
-    s.add_argument("--speakers", type=count, default=50, help="speakers (default 50; 10%% validation, 10%% testing)")
+    s.add_argument("--speakers", type=count, default=50, help="speakers (default 50; 10%% validation, 10%% testing: "
+                   "see --validation-percent, --testing-percent)")
     s.add_argument("--validation-percent", type=percent, default=speech_commands.HELD_OUT_PERCENT,
                    help="share of speakers in validation_list.txt (default 10, the real archive's)")
     s.add_argument("--testing-percent", type=percent, default=speech_commands.HELD_OUT_PERCENT,
@@ -141,6 +142,8 @@ def main(argv: list[str]) -> int:
     if args.corpus == "speech_commands":
         args.words = list(dict.fromkeys(args.words))
     try:
+        if args.corpus == "speech_commands":  # before DIR is touched: a bad share leaves it as it was
+            speech_commands.split_sizes(args.speakers, (args.validation_percent, args.testing_percent))
         check_dir(args)
         check_tools(args)
         prepare(args)

@@ -41,11 +41,14 @@ def which_set(filename: str, validation_percentage: float = HELD_OUT_PERCENT,
 
 
 def split_sizes(n_speakers: int, percents: tuple[float, float] = (HELD_OUT_PERCENT, HELD_OUT_PERCENT)) -> dict[str, int]:
-    """Speakers per set: ``percents`` (validation, testing) held out, at least one each from three
-    speakers on, and at least one speaker left to train."""
+    """Speakers per set: ``percents`` (validation, testing) held out, at least one each (unless its
+    share is 0) from three speakers on, and at least one speaker left to train."""
+    if sum(percents) >= 100:  # the hash rule would leave no share to training: drawing would never end
+        raise ValueError(f"--validation-percent {percents[0]:g} plus --testing-percent {percents[1]:g} must be "
+                         "below 100")
     if n_speakers < 3:
         return {"validation": 0, "testing": 0, "training": n_speakers}
-    val, test = (max(1, round(n_speakers * p / 100)) for p in percents)
+    val, test = (max(1, round(n_speakers * p / 100)) if p > 0 else 0 for p in percents)
     if val + test >= n_speakers:
         raise ValueError(f"--validation-percent {percents[0]:g} and --testing-percent {percents[1]:g} leave no "
                          f"training speaker of {n_speakers}")
