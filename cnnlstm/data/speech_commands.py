@@ -59,9 +59,10 @@ class SpeechCommands(AudioStream):
     resumed run sees exactly the samples an uninterrupted one does: a time shift uniform in
     ``+-time_shift_ms`` (zero fill), and with probability ``noise_prob`` a random
     ``_background_noise_`` cut mixed in at a level uniform in ``[0, noise_volume]``. First, with
-    ``speed_perturb`` > 0, the clip is played at a speed uniform in ``1 +- speed_perturb``
-    (polyphase resampling: pitch, formants and duration change together, like another vocal tract;
-    Ko et al. 2015 use 0.9, 1.0, 1.1) and re-centred in the clip.
+    ``speed_perturb`` > 0, the clip is played at a speed drawn uniform in ``1 +- speed_perturb``
+    and rounded to the nearest ratio p/q with q <= 64, the polyphase resampler's (steps of at most
+    1.6 %: speeds within 0.8 % of 1 play unchanged); pitch, formants and duration change together,
+    like another vocal tract (Ko et al. 2015 use 0.9, 1.0, 1.1); the clip is re-centred with zeros.
 
     Args:
         root: the dataset folder.
