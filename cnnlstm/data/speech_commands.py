@@ -6,7 +6,6 @@
 """
 
 from collections.abc import Sequence
-from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -16,6 +15,7 @@ from cnnlstm.arguments import NonNegativeFloat, NonNegativeInt, PositiveInt, Uni
 from cnnlstm.data.audio_files import AudioReader, data_root, header_length, read_segment
 from cnnlstm.data.audio_stream import AudioStream, Sample
 from cnnlstm.data.counter_rng import split_seed, uniform
+from cnnlstm.data.synthesize.variants import change_speed
 from cnnlstm.data.wav_folder import LISTS, class_names
 from cnnlstm.errors import ConfigError, DataError
 
@@ -175,14 +175,11 @@ class SpeechCommands(AudioStream):
         return np.pad(audio, (0, self.length - audio.size))
 
     def _change_speed(self, audio: np.ndarray, speed: float) -> np.ndarray:
-        """``audio`` played ``speed`` times faster (ratio to 1/64), centred in ``length`` samples."""
-        from scipy.signal import resample_poly
-
-        ratio = Fraction(speed).limit_denominator(64)
-        faster = resample_poly(audio, ratio.denominator, ratio.numerator)
+        """``audio`` played ``speed`` times faster (the corpus maker's resampling, ratio to 1/64),
+        centred in ``length`` samples."""
+        faster = change_speed(audio, speed)
         if faster.size >= self.length:
-            start = (faster.size - self.length) // 2
-            return faster[start:start + self.length]
+            return self._fit(faster)  # centre-cropped
         before = (self.length - faster.size) // 2
         return np.pad(faster, (before, self.length - faster.size - before))
 
