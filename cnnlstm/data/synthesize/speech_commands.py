@@ -24,6 +24,7 @@ WORDS = ("yes no up down left right on off stop go zero one two three four five 
          "bed bird cat dog happy house marvin sheila tree wow backward forward follow learn visual").split()
 LISTS = {"validation": "validation_list.txt", "testing": "testing_list.txt"}
 HELD_OUT_PERCENT = 10.0  # each of validation and testing
+DEFAULT_PERCENTS = (HELD_OUT_PERCENT, HELD_OUT_PERCENT)  # (validation, testing), the real archive's
 MAX_NUM_WAVS_PER_CLASS = 2 ** 27 - 1
 
 
@@ -40,7 +41,7 @@ def which_set(filename: str, validation_percentage: float = HELD_OUT_PERCENT,
     return "training"
 
 
-def split_sizes(n_speakers: int, percents: tuple[float, float] = (HELD_OUT_PERCENT, HELD_OUT_PERCENT)) -> dict[str, int]:
+def split_sizes(n_speakers: int, percents: tuple[float, float] = DEFAULT_PERCENTS) -> dict[str, int]:
     """Speakers per set: ``percents`` (validation, testing) held out, at least one each (unless its
     share is 0) from three speakers on, and at least one speaker left to train."""
     if sum(percents) >= 100:  # the hash rule would leave no share to training: drawing would never end
@@ -57,13 +58,13 @@ def split_sizes(n_speakers: int, percents: tuple[float, float] = (HELD_OUT_PERCE
 
 def held_out_record(percents: tuple[float, float]) -> dict[str, float]:
     """The shares for ``synthesis.json``; none at the default, so default corpora stay byte-identical."""
-    if percents == (HELD_OUT_PERCENT, HELD_OUT_PERCENT):
+    if percents == DEFAULT_PERCENTS:
         return {}
     return {"validation_percent": percents[0], "testing_percent": percents[1]}
 
 
 def speaker_hashes(n_speakers: int, rng: np.random.Generator,
-                   percents: tuple[float, float] = (HELD_OUT_PERCENT, HELD_OUT_PERCENT)) -> list[str]:
+                   percents: tuple[float, float] = DEFAULT_PERCENTS) -> list[str]:
     """Distinct 8-hex-digit hashes, the first ones validation, then testing, then training by :func:`which_set`."""
     out, taken = [], set()
     for split, count in split_sizes(n_speakers, percents).items():
@@ -77,7 +78,7 @@ def speaker_hashes(n_speakers: int, rng: np.random.Generator,
 
 
 def speakers(n_speakers: int, specs: list[str], rng: np.random.Generator,
-             percents: tuple[float, float] = (HELD_OUT_PERCENT, HELD_OUT_PERCENT)) -> list[Variant]:
+             percents: tuple[float, float] = DEFAULT_PERCENTS) -> list[Variant]:
     """``n_speakers`` variants in hash order, the base voices dealt round in a shuffled order."""
     hashes = speaker_hashes(n_speakers, rng, percents)
     order = rng.permutation(n_speakers)
@@ -86,7 +87,7 @@ def speakers(n_speakers: int, specs: list[str], rng: np.random.Generator,
 
 def write_clips(root: Path, people: list[Variant], words: list[str], repeats: int,
                 clips: dict[tuple[str, str], np.ndarray], rng: np.random.Generator,
-                percents: tuple[float, float] = (HELD_OUT_PERCENT, HELD_OUT_PERCENT)) -> dict[str, list[str]]:
+                percents: tuple[float, float] = DEFAULT_PERCENTS) -> dict[str, list[str]]:
     """Write every speaker's words; returns the relative paths of each set."""
     import soundfile
 
@@ -106,7 +107,7 @@ def write_clips(root: Path, people: list[Variant], words: list[str], repeats: in
 
 def make_speech_commands(root: Path, n_speakers: int, seed: int, specs: list[str], words: list[str] = WORDS,
                          repeats: int = 1, noise_seconds: float = 30.0, workers: int = 2,
-                         percents: tuple[float, float] = (HELD_OUT_PERCENT, HELD_OUT_PERCENT)) -> list[Variant]:
+                         percents: tuple[float, float] = DEFAULT_PERCENTS) -> list[Variant]:
     """Write the corpus into ``root`` (which exists); returns the speakers, also in ``root/synthesis.json``.
     ``percents``: the shares of speakers in validation and testing."""
     voices.check_voices(specs)
