@@ -279,7 +279,30 @@ def test_phone_boundaries_scale_with_the_speakers_rate(tmp_path, voice):
 
 
 @pytest.fixture(scope="module")
-def sc_corpus(tmp_path_factory):
+def engine_clips_once():
+    """Every call of the engines' clips in this section answered from the first one.
+
+    The reproducibility under test is the corpus maker's own (seeded speakers, renders, noises):
+    the engines' clips are outside it, and one espeak-ng voice with breath noise (en-us+f3) once
+    gave another 'yes' under a loaded test run, failing a byte comparison that was not about it.
+    """
+    from cnnlstm.data.synthesize import voices
+
+    real, seen = voices.clips, {}
+
+    def clips(specs, words, workers=2):
+        key = (tuple(specs), tuple(words))
+        if key not in seen:
+            seen[key] = real(specs, words, workers)
+        return dict(seen[key])
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(voices, "clips", clips)
+        yield
+
+
+@pytest.fixture(scope="module")
+def sc_corpus(tmp_path_factory, engine_clips_once):
     """10 speakers x 2 words x 2 repeats from one voice of each engine, 2 s noises."""
     root = tmp_path_factory.mktemp("sc") / "corpus"
     assert main(["speech_commands", str(root), "--speakers", "10", "--words", "yes", "marvin", "--repeats", "2",
@@ -333,7 +356,7 @@ def test_speech_commands_held_out_percents_make_bigger_lists(tmp_path):
 
 
 @needs_all
-def test_speech_commands_is_reproducible_and_overwrite_keeps_other_files(sc_corpus, tmp_path):
+def test_speech_commands_is_reproducible_and_overwrite_keeps_other_files(sc_corpus, tmp_path, engine_clips_once):
     root = tmp_path / "again"
     root.mkdir()
     (root / "mine.txt").write_text("keep")

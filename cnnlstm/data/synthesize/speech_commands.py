@@ -7,6 +7,10 @@ otherwise (the real archive's shares; more held-out speakers give a finer valida
 the real dataset chooses them: by the SHA-1 of the hash (:func:`which_set`, from the dataset's
 README). The hashes are drawn so that this rule gives exactly the wanted share, so a loader that
 recomputes it agrees with the lists.
+
+The same seed gives the same speakers, renders and noises from the same base clips; the base
+clips are the engines' own, taken as they come (an espeak-ng voice with breath noise was once seen
+to say a word differently under a loaded test run).
 """
 
 import hashlib
