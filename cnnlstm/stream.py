@@ -23,7 +23,7 @@ from cnnlstm.data.phones import PHONE_SETS
 from cnnlstm.data.speech_commands import SILENCE, UNKNOWN
 from cnnlstm.data.wav_folder import class_names
 from cnnlstm.engine.checkpoint import load_trained_model
-from cnnlstm.errors import ConfigError
+from cnnlstm.errors import ConfigError, DataError
 
 USAGE = "usage: python -m cnnlstm.stream ckpt_path=PATH wav=FILE [chunk_ms=100] [device=cpu] [threads=1]"
 
@@ -73,6 +73,7 @@ def stream_file(model: nn.Module, wav: str | Path, chunk_ms: PositiveFloat = 100
     if chunk < 1:
         raise ConfigError(f"chunk_ms={chunk_ms:g} is shorter than one sample at {rate} Hz")
     audio = torch.from_numpy(read_wav(Path(wav), rate, resample=True, min_samples=1))[None].to(device)  # (1, S)
+    check_one_frame(model, wav, audio.shape[1])
     state, logits, busy = None, [], 0.0
     for start in range(0, audio.shape[1], chunk):
         tick = time.perf_counter()
@@ -95,10 +96,27 @@ def stream_file(model: nn.Module, wav: str | Path, chunk_ms: PositiveFloat = 100
                 f"{shown}")
             continue
         out(f"[{start / rate:6.2f}-{end_s:6.2f}s] frames={seen.shape[1]:4d} prediction={name} p={float(prob):.3f}")
+    if sum(frames.shape[1] for frames in logits) == 0:  # e.g. a model that delays its outputs
+        raise no_frames(wav, audio.shape[1], rate, model.frontend.win)
     duration = audio.shape[1] / rate
     rtf = busy / duration
     out(f"real-time factor {rtf:.4f} ({busy * 1000:.1f} ms for {duration:.2f} s of audio, chunks of {chunk_ms:g} ms)")
-    return {"logits": torch.cat(logits, dim=1), "rtf": rtf, "prediction": name if logits else None}
+    return {"logits": torch.cat(logits, dim=1), "rtf": rtf, "prediction": name}
+
+
+def no_frames(wav: str | Path, samples: int, rate: int, window: int) -> DataError:
+    """The one line for a file that gives the model no frame to predict from (instead of a
+    prediction made of nothing)."""
+    return DataError(f"wav={wav}: {samples} samples ({samples / rate * 1000:.1f} ms at {rate} Hz) give no "
+                     f"frame: the model needs at least one analysis window of {window} samples "
+                     f"({window / rate * 1000:.1f} ms)")
+
+
+def check_one_frame(model: nn.Module, wav: str | Path, samples: int) -> None:
+    """DataError before anything is streamed when ``wav`` is shorter than one analysis window."""
+    frontend = model.frontend
+    if int(frontend.num_frames(torch.tensor(samples))) == 0:
+        raise no_frames(wav, samples, frontend.sample_rate, frontend.win)
 
 
 @options("python -m cnnlstm.stream")

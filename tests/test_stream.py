@@ -139,3 +139,30 @@ def test_a_speech_commands_model_streams_its_12_classes_equal_to_offline(tmp_pat
     torch.testing.assert_close(result["logits"], offline, rtol=1e-5, atol=1e-5)
     assert len([line for line in lines if "prediction=" in line]) >= 10  # a line per 100 ms chunk of 1 s
     assert result["prediction"] in names and lines[-1].startswith("real-time factor")
+
+
+def test_a_wav_shorter_than_one_window_is_one_line_naming_the_file(trained, tmp_path, capsys):
+    """Issue 26 A: a clip shorter than one analysis window gave an UnboundLocalError."""
+    import soundfile
+
+    root, ckpt = trained
+    short = tmp_path / "short.wav"
+    soundfile.write(short, torch.zeros(40).numpy(), 8000, subtype="PCM_16")  # 5 ms < a 25 ms window
+    assert main([f"ckpt_path={ckpt}", f"wav={short}"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith(f"error: wav={short}: 40 samples") and captured.err.count("\n") == 1
+    assert "give no frame" in captured.err and "analysis window of 200 samples" in captured.err
+    assert captured.out == ""  # refused before any chunk is streamed
+
+
+def test_a_model_that_emits_no_frame_for_a_file_is_one_line_not_a_traceback(trained, monkeypatch):
+    """The guard after streaming: a model that completes no frame (e.g. one that delays its
+    outputs past the end of a short file) is a DataError, never an unbound prediction."""
+    from cnnlstm.errors import DataError
+
+    root, ckpt = trained
+    model, names, _ = load_streaming_model(ckpt)
+    real = model.stream
+    monkeypatch.setattr(model, "stream", lambda chunk, state: (real(chunk, state)[0][:, :0], state))
+    with pytest.raises(DataError, match="give no frame"):
+        stream_file(model, root / "tone1" / "000.wav", chunk_ms=100, names=names, out=lambda line: None)
