@@ -11,9 +11,13 @@ noise), also saved as ``<name>_corrupted.png``, to try the model on clean images
 
 Nothing is written when an output file would replace an input image or another output of the same
 run (``a.png`` and ``a.jpg``); files already in ``output`` are replaced only with ``overwrite=true``.
+Each image is written atomically (a temporary file in ``output``, then a rename): a symlink at an
+output path is replaced by the image, never written through, so nothing outside ``output`` changes.
 An image whose header promises more than ``max_pixels`` is refused before it is decoded.
 """
 
+import io
+import os
 import sys
 from pathlib import Path
 
@@ -23,6 +27,7 @@ from cnnlstm.arguments import PositiveInt
 from cnnlstm.cli_args import Flag, options, run_command
 from cnnlstm.data.corruptions import corrupt as apply_corruptions
 from cnnlstm.data.images import IMAGE_SUFFIXES, MAX_PIXELS, load_image
+from cnnlstm.engine.atomic import write_atomic
 from cnnlstm.engine.builder import build
 from cnnlstm.engine.checkpoint import load_checkpoint, load_trained_model, stored_config
 from cnnlstm.errors import CheckpointError, DataError
@@ -68,15 +73,16 @@ def check_outputs(files: list[Path], names: list[str], out_dir: Path, corrupt: b
         raise DataError(f"output={out_dir} is a file, not a folder: choose a folder for the restored images")
     inputs = {f.resolve(): f for f in files}
     targets: dict[Path, Path] = {}
+    real_dir = out_dir.resolve()
     for f, name in zip(files, names):
         for target in [out_dir / f"{name}.png"] + ([out_dir / f"{name}_corrupted.png"] if corrupt else []):
-            key = target.resolve()
+            key = real_dir / target.name  # where the file lands: a symlink there is replaced, not followed
             if key in inputs:
                 raise DataError(f"output={out_dir} would overwrite the input image {inputs[key]}: choose another output folder")
             if key in targets:
                 raise DataError(f"inputs {targets[key]} and {f} would both be written to {target}: rename one")
             targets[key] = f
-    existing = [t for t in targets if t.exists()]
+    existing = [t for t in targets if os.path.lexists(t)]  # a dangling symlink is something there too
     if existing and not overwrite:
         raise DataError(f"output={out_dir} already holds {existing[0].name}"
                         f"{f' and {len(existing) - 1} more' if len(existing) > 1 else ''} of this run's files: "
@@ -88,8 +94,6 @@ def restore(ckpt_path: str | Path, input: str | Path, output: str | Path, corrup
             device: str = "cpu", batch_size: int = 64, overwrite: bool = False,
             max_pixels: int = MAX_PIXELS) -> list[Path]:
     """Restore every image under ``input`` into ``output``; returns the written restored files."""
-    from torchvision.utils import save_image
-
     model, data = load_model(ckpt_path, device)
     files = list_images(input)
     names, out_dir = output_names(files, input), Path(output)
@@ -109,10 +113,21 @@ def restore(ckpt_path: str | Path, input: str | Path, output: str | Path, corrup
         restored = model(x).clamp(0, 1)
         for name, xi, ri in zip(names[start:start + batch_size], x, restored):
             if corrupt:
-                save_image(xi.clamp(0, 1), out_dir / f"{name}_corrupted.png")
-            save_image(ri, out_dir / f"{name}.png")
+                save_png(xi.clamp(0, 1), out_dir / f"{name}_corrupted.png")
+            save_png(ri, out_dir / f"{name}.png")
             written.append(out_dir / f"{name}.png")
     return written
+
+
+def save_png(image: torch.Tensor, path: Path) -> None:
+    """``image`` ``(C, H, W)`` in [0, 1] as a PNG at ``path``, through the atomic writer: a
+    symlink at ``path`` is replaced, never written through (``save_image`` opens the path and
+    would follow it), and a failed write leaves the old file whole."""
+    from torchvision.utils import save_image
+
+    buffer = io.BytesIO()
+    save_image(image, buffer, format="png")
+    write_atomic(path, buffer.getvalue())
 
 
 @options("python -m cnnlstm.restore")

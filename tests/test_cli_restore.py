@@ -87,3 +87,46 @@ def test_bad_arguments_name_the_key(arg, message, images, tmp_path, capsys):
 def test_missing_key_is_named(capsys):
     rc, err = run(capsys, "ckpt_path=missing.pt", "input=x")
     assert rc == 2 and "output must be set" in err
+
+
+def test_a_symlink_at_an_output_path_is_replaced_never_written_through(ckpt, images, tmp_path, capsys):
+    """Issue 26 E: ``overwrite=true`` wrote the image through a symlink at the output path."""
+    victim, out = tmp_path / "victim.txt", tmp_path / "out"
+    victim.write_text("keep me")
+    out.mkdir()
+    (out / "a.png").symlink_to(victim)
+    (out / "b.png").symlink_to(tmp_path / "created_outside.png")  # dangling: it is something there too
+    rc, err = run(capsys, f"ckpt_path={ckpt}", f"input={images}", f"output={out}")
+    assert rc == 2 and "already holds a.png and 1 more" in err
+    assert run(capsys, f"ckpt_path={ckpt}", f"input={images}", f"output={out}", "overwrite=true")[0] == 0
+    assert victim.read_text() == "keep me" and not (tmp_path / "created_outside.png").exists()
+    for name in ("a.png", "b.png"):
+        assert not (out / name).is_symlink() and (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_symlink_to_an_input_image_is_replaced_and_the_input_kept(ckpt, images, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.png").symlink_to(images / "a.png")
+    before = snapshot(images)
+    assert run(capsys, f"ckpt_path={ckpt}", f"input={images}", f"output={out}", "overwrite=true")[0] == 0
+    assert snapshot(images) == before and not (out / "a.png").is_symlink()
+
+
+def test_a_read_only_output_folder_is_one_line_and_keeps_the_old_image(ckpt, images, tmp_path, capsys,
+                                                                        monkeypatch):
+    import errno
+
+    import cnnlstm.engine.atomic as atomic
+
+    out = tmp_path / "out"
+    assert run(capsys, f"ckpt_path={ckpt}", f"input={images}", f"output={out}")[0] == 0
+    before = snapshot(out)
+
+    def read_only(src, dst):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(atomic.os, "replace", read_only)
+    rc, err = run(capsys, f"ckpt_path={ckpt}", f"input={images}", f"output={out}", "overwrite=true")
+    assert rc == 2 and f"cannot write {out / 'a.png'}: Read-only file system" in err
+    assert snapshot(out) == before  # no temporary file left, the old images whole
