@@ -181,3 +181,83 @@ def test_each_baseline_gets_its_own_column_of_paired_differences(tmp_path, capsy
     assert row_c[header.split("|").index(" Δ vs model.kind=c ")] == "-"
     assert main([str(tmp_path), "--baseline", "model.kind=a", "--baseline", "model.nope=c"]) == 2
     assert "--baseline model.nope=c" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------- issue 26 C: hostile job records
+def two_good_jobs(root):
+    for seed, acc in ((0, 0.5), (1, 0.7)):
+        make_job(root / str(seed), ["model.hidden_size=8", f"seed={seed}"], {"test/acc": acc})
+
+
+@pytest.mark.parametrize("name,content,problem", [
+    ("metrics.json", b"{not json", "not valid JSON"),
+    ("metrics.json", b"[0.5, 0.7]", "expected a JSON object, got a list"),
+    ("metrics.json", b"\xff\xfe\x00garbage", "not UTF-8 text"),
+    ("failure.json", b"", "not valid JSON"),
+    (".hydra/overrides.yaml", b"- seed=2\n  bad: [", "not valid YAML"),
+    (".hydra/overrides.yaml", b"seed: 2\n", "expected a YAML list of key=value strings, got a m"),
+    ("held_out/more/metrics.json", b"3", "expected a JSON object, got a int"),
+])
+def test_an_unreadable_job_is_skipped_with_a_warning_naming_its_file(tmp_path, capsys, name,
+                                                                      content, problem):
+    """A garbled record of one job is a warning naming the file; the job is listed as unreadable
+    and in no group, and the rest of the sweep is summarized (was a traceback)."""
+    two_good_jobs(tmp_path)
+    make_job(tmp_path / "2", ["model.hidden_size=8", "seed=2"], {"test/acc": 0.9})
+    (tmp_path / "2" / name).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "2" / name).write_bytes(content)
+    if name == "failure.json":  # the only result: it counts
+        (tmp_path / "2" / "metrics.json").unlink()
+    assert main([str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    warnings = [line for line in captured.err.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 1
+    assert f"skipped job 2: {tmp_path / '2' / name}: {problem}" in warnings[0]
+    md = (tmp_path / "summary.md").read_text()
+    assert "3 jobs: 2 ok, 0 failed, 0 incomplete, 1 unreadable (skipped)" in md
+    assert "| 8 | 0.6 ± 0.14 |" in md and "| 2 | - | - | unreadable |" in md  # in no group
+    table = pd.read_csv(tmp_path / "summary.csv", dtype={"job": str})
+    assert list(table.status) == ["ok", "ok", "unreadable"]
+
+
+def test_a_garbled_parameter_count_is_no_count_not_an_error(tmp_path):
+    two_good_jobs(tmp_path)
+    (tmp_path / "0" / "model_summary.txt").write_text("Total params: lots\n")
+    assert "| 8 | 0.6 ± 0.14 |" in summarize(tmp_path)
+
+
+def test_a_read_only_folder_is_one_line_naming_the_file_and_keeps_the_old_summary(tmp_path, capsys,
+                                                                                 monkeypatch):
+    import errno
+
+    import cnnlstm.engine.atomic as atomic
+
+    two_good_jobs(tmp_path)
+    summarize(tmp_path)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    make_job(tmp_path / "2", ["model.hidden_size=8", "seed=2"], {"test/acc": 0.9})
+
+    def read_only(src, dst):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(atomic.os, "replace", read_only)
+    assert main([str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: cannot write {tmp_path / 'summary.csv'}: Read-only file system\n"
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
+
+
+def test_a_symlink_at_a_summary_file_is_replaced_not_written_through(tmp_path):
+    outside = tmp_path / "outside.md"
+    outside.write_text("keep me")
+    sweep = tmp_path / "sweep"
+    two_good_jobs(sweep)
+    (sweep / "summary.md").symlink_to(outside)
+    summarize(sweep)
+    assert outside.read_text() == "keep me" and not (sweep / "summary.md").is_symlink()
+
+
+def test_a_symlinked_folder_that_loops_back_is_not_walked(tmp_path):
+    two_good_jobs(tmp_path / "sweep")
+    (tmp_path / "sweep" / "loop").symlink_to(tmp_path / "sweep")
+    assert [p.name for p in find_jobs(tmp_path / "sweep")] == ["0", "1"]

@@ -6,7 +6,11 @@
 A job is a directory with ``.hydra/overrides.yaml``, ``metrics.json`` or ``failure.json``; jobs may
 sit at any depth (several sweeps under one study directory). A job with ``metrics.json`` is ``ok``,
 one with ``failure.json`` is ``failed`` (its one-line error is kept), one with neither is
-``incomplete`` (still running, or killed before it could write either).
+``incomplete`` (still running, or killed before it could write either). A job whose records
+cannot be read (a corrupt or list-shaped ``metrics.json``, a garbled ``overrides.yaml``) is
+``unreadable``: it is skipped with a ``warning:`` line on stderr naming the file and listed with
+that line among the failed jobs, so one bad job never hides the rest of a sweep, and is never
+silently dropped from the counts either.
 
 - ``summary.csv``: a row per job: ``job`` (path), ``status``, ``error``, one column per override,
   then the metrics.
@@ -25,23 +29,31 @@ one with ``failure.json`` is ``failed`` (its one-line error is kept), one with n
   ``--baseline`` may be given more than once: a column of paired differences per baseline (an
   ablation against its full model and against a simpler reference, say).
 - ``summary.png``: the main metric per group, mean with 95 % CI error bars and each job as a dot.
+
+The three files are written through the atomic writer: a symlink there is replaced, never written
+through, and a folder that refuses the write (read-only, full) is one ``error:`` line naming the
+file, with the earlier summary left whole.
 """
 
 import argparse
-import json
+import io
 import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
-import yaml
+
+from cnnlstm.engine.atomic import write_atomic
+from cnnlstm.errors import DataError, UserError
+from cnnlstm.experiments.records import read_json_object, read_overrides, read_text, split_override
 
 SEED = "seed"
 REPLICATES = (SEED, "data.fold")  # repetitions of one setting (seeds, cross-validation folds): never group keys
 MAIN_METRICS = ("test/acc", "test/psnr_masked", "test/psnr", "test/loss")
 STATUS_COLUMNS = ["job", "status", "error"]
 MISSING = "-"
+UNREADABLE = "unreadable"  # a job whose records could not be read: skipped, named, counted
 
 
 # ------------------------------------------------------------------------------------ reading
@@ -58,7 +70,9 @@ def find_jobs(root: Path) -> list[Path]:
     def walk(d: Path) -> list[Path]:
         if d != root and is_job(d):
             return [d]
-        children = sorted((c for c in d.iterdir() if c.is_dir() and not c.name.startswith(".")), key=order)
+        # a symlinked folder is not walked: it may loop back, or lead out of the sweep
+        children = sorted((c for c in d.iterdir() if c.is_dir() and not c.is_symlink()
+                           and not c.name.startswith(".")), key=order)
         found = [job for c in children for job in walk(c)]
         return found or ([d] if d != root and d.name.isdigit() else [])
 
@@ -66,34 +80,44 @@ def find_jobs(root: Path) -> list[Path]:
 
 
 def parse_overrides(path: Path) -> dict[str, str]:
-    """``["model.hidden_size=10", "+x=1"]`` -> ``{"model.hidden_size": "10", "x": "1"}``."""
+    """``["model.hidden_size=10", "+x=1"]`` -> ``{"model.hidden_size": "10", "x": "1"}``;
+    DataError naming the file when it is not a YAML list of strings."""
     if not path.exists():
         return {}
-    out = {}
-    for line in yaml.safe_load(path.read_text()) or []:
-        key, _, value = str(line).partition("=")
-        out[key.lstrip("+~")] = value
-    return out
+    return dict(split_override(line) for line in read_overrides(path))
 
 
 def parameter_count(path: Path) -> int | None:
-    """``Total params: 7,451`` from the torchinfo summary the run wrote."""
-    if path.exists():
-        for line in path.read_text().splitlines():
-            if line.startswith("Total params:"):
-                return int(line.split(":", 1)[1].replace(",", "").strip())
-    return None
+    """``Total params: 7,451`` from the torchinfo summary the run wrote (None if absent or garbled:
+    the count is a detail of the table, not worth skipping a job for)."""
+    try:
+        lines = read_text(path).splitlines() if path.exists() else []
+        found = [line for line in lines if line.startswith("Total params:")]
+        return int(found[0].split(":", 1)[1].replace(",", "").strip()) if found else None
+    except (DataError, ValueError):
+        return None
 
 
 def read_job(root: Path, job: Path) -> dict:
-    """One row: job path, status, error, overrides, metrics."""
-    row: dict = {"job": job.relative_to(root).as_posix(), "status": "incomplete",
+    """One row: job path, status, error, overrides (under ``"_overrides"``), metrics; a job whose
+    records cannot be read is ``unreadable``, its error the line naming the file."""
+    name = job.relative_to(root).as_posix()
+    try:
+        return read_records(name, job)
+    except DataError as e:
+        return {"job": name, "status": UNREADABLE, "error": str(e), "_overrides": {}}
+
+
+def read_records(name: str, job: Path) -> dict:
+    """The row of :func:`read_job`; DataError naming the first record that cannot be read."""
+    overrides = parse_overrides(job / ".hydra" / "overrides.yaml")
+    row: dict = {"job": name, "status": "incomplete", "_overrides": overrides,
                  "error": "no metrics.json or failure.json (still running, or killed)"}
-    row |= parse_overrides(job / ".hydra" / "overrides.yaml")
+    row |= overrides
     results = [p for p in (job / "metrics.json", job / "failure.json") if p.exists()]
     if results:  # both: a rerun; the newer one counts
         latest = max(results, key=lambda p: p.stat().st_mtime)
-        data = json.loads(latest.read_text())
+        data = read_json_object(latest)
         if latest.name == "metrics.json":
             row |= {"status": "ok", "error": ""} | {k: v for k, v in data.items() if k not in STATUS_COLUMNS}
             row |= {"params": params} if (params := parameter_count(job / "model_summary.txt")) else {}
@@ -108,18 +132,22 @@ def held_out_metrics(job: Path) -> dict:
     as ``held_out/NAME/<metric>``."""
     found = {}
     for path in sorted(job.glob("held_out/*/metrics.json")):
-        found |= {f"held_out/{path.parent.name}/{k}": v for k, v in json.loads(path.read_text()).items()}
+        found |= {f"held_out/{path.parent.name}/{k}": v for k, v in read_json_object(path).items()}
     return found
 
 
 def collect(root: Path) -> tuple[pd.DataFrame, list[str], list[str]]:
-    """The per-job table, its override columns and its metric columns."""
+    """The per-job table, its override columns and its metric columns; a ``warning:`` line on
+    stderr for each unreadable job."""
     jobs = find_jobs(root)
     if not jobs:
         raise FileNotFoundError(f"no jobs under {root} (expected numbered job directories with .hydra/ "
                                 "and metrics.json or failure.json)")
     rows = [read_job(root, job) for job in jobs]
-    overrides = list(dict.fromkeys(k for job in jobs for k in parse_overrides(job / ".hydra" / "overrides.yaml")))
+    for row in rows:
+        if row["status"] == UNREADABLE:
+            print(f"warning: skipped job {row['job']}: {row['error']}", file=sys.stderr)
+    overrides = list(dict.fromkeys(k for r in rows for k in r.pop("_overrides")))
     metrics = list(dict.fromkeys(k for r in rows for k in r if k not in STATUS_COLUMNS and k not in overrides))
     table = pd.DataFrame(rows, columns=STATUS_COLUMNS + overrides + metrics)
     table[overrides] = table[overrides].fillna(MISSING)
@@ -220,6 +248,7 @@ def grouped(table: pd.DataFrame, keys: list[str], columns: list[str],
     """A row per group: the keys, ``mean ± std`` of each column over its ok jobs (the main one
     followed by its 95 % CI and, per baseline, the paired difference to it), ``jobs`` (ok),
     ``failed`` (failed or incomplete), and for the plot ``_mean``, ``_ci``, ``_values``."""
+    table = table[table.status != UNREADABLE]  # settings unknown: listed on their own, in no group
     ok_jobs = table[table.status == "ok"]
     deltas = {f"Δ vs {key}={value}": (key, value) for key, value in baselines}
     rows, extra = [], (["95% CI"] if columns else []) + list(deltas)
@@ -256,14 +285,18 @@ def label(row: pd.Series, keys: list[str]) -> str:
     return "\n".join(f"{n}={row[k]}" for n, k in zip(names, keys)) or "all jobs"
 
 
-def write_markdown(path: Path, root: Path, table: pd.DataFrame, groups: pd.DataFrame, keys: list[str],
-                   columns: list[str]) -> str:
+def markdown(root: Path, table: pd.DataFrame, groups: pd.DataFrame, keys: list[str],
+             columns: list[str]) -> str:
+    """The text of ``summary.md``."""
     columns = [c for c in groups.columns if c not in keys and c not in ("jobs", "failed", "_mean", "_ci", "_values")]
     n_seeds = table.loc[table.status == "ok", SEED].nunique() if SEED in table else 0
     ok, bad = table[table.status == "ok"], table[table.status != "ok"]
+    unreadable = (table.status == UNREADABLE).sum()
     text = [f"# Summary of `{root.as_posix()}`", "",
             f"{len(table)} jobs: {len(ok)} ok, {(table.status == 'failed').sum()} failed, "
-            f"{(table.status == 'incomplete').sum()} incomplete. {grouping(table, keys)}; "
+            f"{(table.status == 'incomplete').sum()} incomplete"
+            + (f", {unreadable} unreadable (skipped)" if unreadable else "")
+            + f". {grouping(table, keys)}; "
             f"mean ± std (sample std) over the jobs of a group, 95 % CI of the mean (Student t)"
             + (f"; seeds: {n_seeds}." if n_seeds else "."), ""]
     shown = keys + columns + ["jobs"] + (["failed"] if len(bad) else [])
@@ -272,7 +305,6 @@ def write_markdown(path: Path, root: Path, table: pd.DataFrame, groups: pd.DataF
         shown = [k for k in table.columns[3:] if k in keys or k in REPLICATES]
         failed = bad[["job"] + shown + ["status", "error"]]
         text += ["## Failed or incomplete jobs", "", markdown_table(failed), ""]
-    path.write_text("\n".join(text))
     return "\n".join(text)
 
 
@@ -284,7 +316,8 @@ def grouping(table: pd.DataFrame, keys: list[str]) -> str:
     return "Grouped by " + ", ".join(f"`{k}`" for k in keys)
 
 
-def write_plot(path: Path, groups: pd.DataFrame, keys: list[str], metric: str, title: str) -> None:
+def plot(groups: pd.DataFrame, keys: list[str], metric: str, title: str) -> bytes:
+    """``summary.png``: the main metric per group, mean with 95 % CI and each job as a dot."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -305,8 +338,10 @@ def write_plot(path: Path, groups: pd.DataFrame, keys: list[str], metric: str, t
     ax.set_title(title, fontsize=10)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8)
-    fig.savefig(path, dpi=120)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, dpi=120, format="png")
     plt.close(fig)
+    return buffer.getvalue()
 
 
 def summarize(root: str | Path, metric: str | None = None, baseline: str | Sequence[str] | None = None,
@@ -317,11 +352,10 @@ def summarize(root: str | Path, metric: str | None = None, baseline: str | Seque
     if not root.is_dir():
         raise FileNotFoundError(f"{root} is not a directory")
     table, overrides, metrics = collect(root)
-    table.to_csv(root / "summary.csv", index=False)
     metric = metric or main_metric(table, metrics)
     if metric is not None and metric not in metrics:
         raise KeyError(f"metric {metric!r} is in no metrics.json; there are: {', '.join(metrics) or 'none'}")
-    keys = group_keys(table, overrides, tuple(ignore))
+    keys = group_keys(table[table.status != UNREADABLE], overrides, tuple(ignore))
     columns = summary_columns(metric, metrics) if metric else []
     bases = []
     for each in [baseline] if isinstance(baseline, str) else baseline or []:
@@ -330,9 +364,13 @@ def summarize(root: str | Path, metric: str | None = None, baseline: str | Seque
             raise KeyError(f"--baseline {each}: expected key=value with a swept key ({', '.join(keys) or 'none'})")
         bases.append((key, value))
     groups = grouped(table, keys, columns, bases)
-    text = write_markdown(root / "summary.md", root, table, groups, keys, columns)
+    text = markdown(root, table, groups, keys, columns)
+    files = {"summary.csv": table.to_csv(index=False).encode(), "summary.md": text.encode()}
     if columns and groups["_values"].map(len).any():
-        write_plot(root / "summary.png", groups[groups.jobs > 0], keys, metric, f"{root.as_posix()}: {metric}")
+        title = f"{root.as_posix()}: {metric}"
+        files["summary.png"] = plot(groups[groups.jobs > 0], keys, metric, title)
+    for name, data in files.items():  # all made before any is written; a refused one stays
+        write_atomic(root / name, data)
     return text
 
 
@@ -347,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         text = summarize(args.dir, args.metric, args.baseline, tuple(args.ignore))
-    except (FileNotFoundError, KeyError) as e:
+    except (FileNotFoundError, KeyError, UserError) as e:
         print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
         return 2
     print(text)
