@@ -11,7 +11,7 @@ import hydra
 from omegaconf import DictConfig
 
 from cnnlstm.engine.distributed import hydra_argv_for_rank
-from cnnlstm.engine.run import check_output_dirs, run_job, train
+from cnnlstm.engine.run import run_job, train
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
@@ -20,6 +20,5 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    check_output_dirs(sys.argv[1:])
     sys.argv = hydra_argv_for_rank(sys.argv)  # under torchrun: one run directory, rank 0's
     main()

@@ -14,6 +14,7 @@ from torch import nn
 from cnnlstm.engine.atomic import write_atomic
 from cnnlstm.engine.builder import build_model
 from cnnlstm.engine.ema import inference_weights
+from cnnlstm.engine.trusted import check_trusted
 from cnnlstm.errors import CheckpointError, first_line
 
 
@@ -29,7 +30,8 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     """Load a checkpoint with ``weights_only=True``; any problem is one CheckpointError line.
 
     A file that carries pickled objects (which could run code on load) is refused, and its code
-    never runs.
+    never runs; so is one whose stored config or overrides name a ``_target_`` that is not one
+    of ours (:mod:`cnnlstm.engine.trusted`): every later use rebuilds parts from that config.
     """
     path = Path(path)
     if not path.is_file():
@@ -47,6 +49,8 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise CheckpointError(f"checkpoint {path} is corrupt or unreadable: {first_line(e)}") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt:
         raise CheckpointError(f"checkpoint {path} is not a cnnlstm checkpoint (no 'model' entry)")
+    overrides = ckpt.get("overrides") or []
+    check_trusted(ckpt.get("config") or {}, path, overrides if isinstance(overrides, list) else [])
     return ckpt
 
 

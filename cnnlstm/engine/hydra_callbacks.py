@@ -1,30 +1,113 @@
-"""Hydra callbacks (registered in ``conf/hydra/default.yaml``)."""
+"""Hydra callbacks (registered in ``conf/hydra/default.yaml``): output directories checked before
+Hydra creates them, and a sweep whose jobs failed exits non-zero.
 
+A callback that refuses prints one ``error:`` line and exits 2: Hydra would otherwise print the
+traceback of its own ``mkdir`` or ``multirun.yaml`` write.
+"""
+
+import json
+import os
 import sys
 import uuid
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from cnnlstm.engine.atomic import write_atomic
+from cnnlstm.errors import ConfigError, UserError, first_line
+
+SWEEP_ID = "CNNLSTM_SWEEP_ID"  # the environment variable that tells a job which sweep runs it
+_created: set[Path] = set()  # run directories this process is about to create
+
+
+def sweep_id() -> str | None:
+    """The id of the sweep running this job (each sweep has its own, even in a shared folder)."""
+    return os.environ.get(SWEEP_ID)
+
+
+def created_here(run_dir: str | Path) -> bool:
+    """Whether ``run_dir`` did not exist before this process's run began (so a refused run may
+    remove it again)."""
+    return Path(run_dir).absolute() in _created
+
+
+def check_output_dir(path: Path, key: str) -> bool:
+    """Refuse a run or sweep folder that cannot be one: it or a parent is a file or a dangling
+    link, or the first existing folder on its way cannot be written. Returns whether it exists."""
+    for folder in [path, *path.parents]:
+        if folder.is_symlink() and not folder.exists():
+            raise ConfigError(f"{key}={path}: {folder} is a symbolic link to nothing: remove it or choose "
+                              "another folder")
+        if folder.exists():
+            if not folder.is_dir():
+                raise ConfigError(f"{key}={path}: {folder} is a file, not a directory: choose a folder for "
+                                  "the run")
+            if not os.access(folder, os.W_OK | os.X_OK):
+                reason = "Read-only file system" if _read_only(folder) else "Permission denied"
+                raise ConfigError(f"{key}={path}: cannot write {folder}: {reason}")
+            return folder == path
+    return False
+
+
+def _read_only(folder: Path) -> bool:
+    return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+
+
+def _refuse(action) -> None:
+    """Run ``action``; a problem is one ``error:`` line and exit 2 (the callback runs before the job)."""
+    try:
+        action()
+    except (UserError, OSError) as e:
+        print(f"error: {e if isinstance(e, UserError) else first_line(e)}", file=sys.stderr)
+        sys.exit(2)
+    except Exception as e:  # e.g. an interpolation in hydra.run.dir that cannot be resolved
+        print(f"error: {type(e).__name__}: {first_line(e)}", file=sys.stderr)
+        sys.exit(2)
+
+
+class OutputDirectoryGuard(Callback):
+    """Check ``hydra.run.dir`` / ``hydra.sweep.dir`` (interpolations resolved) before Hydra makes
+    them; replace a link at ``multirun.yaml`` rather than let Hydra write through it."""
+
+    def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        def check() -> None:
+            run_dir = Path(str(config.hydra.run.dir)).absolute()
+            if not check_output_dir(run_dir, "hydra.run.dir"):
+                _created.add(run_dir)
+        _refuse(check)
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        def check() -> None:
+            sweep_dir = Path(str(config.hydra.sweep.dir))
+            check_output_dir(sweep_dir.absolute(), "hydra.sweep.dir")
+            # what Hydra's sweeper writes next, written first atomically: a full disk or a link is
+            # met here, in one line (Hydra then rewrites the same regular file)
+            write_atomic(sweep_dir / "multirun.yaml", OmegaConf.to_yaml(config).encode())
+        _refuse(check)
 
 
 class FailedJobsExit(Callback):
     """After a sweep, exit non-zero when any of its jobs failed, so scripts and CI notice; the jobs
     that succeeded keep their results. A hyper-parameter search expects some trials to fail: it is
-    an error only when all did. The sweep writes an id into ``<sweep dir>/.sweep_id`` that each
-    failing job copies into its ``failure.json`` (``refused.json`` when the job's directory holds
-    results it must not shadow), so failures left by an earlier sweep in a reused directory do not count."""
+    an error only when all did.
+
+    Each sweep gets an id that its jobs write into their ``failure.json`` (``refused.json`` when
+    the job's directory holds results it must not shadow), so failures left by an earlier sweep,
+    or by another sweep writing the same folder at the same time, do not count. The id reaches the
+    jobs as the environment variable ``CNNLSTM_SWEEP_ID``, through ``hydra.job.env_set``: every
+    launcher (in-process, joblib, SLURM) composes each job's config from the sweep's overrides.
+    """
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         self.token = uuid.uuid4().hex
-        write_atomic(Path(str(config.hydra.sweep.dir)) / ".sweep_id", self.token.encode())
+        os.environ[SWEEP_ID] = self.token
+        with read_write(config), open_dict(config):
+            config.hydra.overrides.hydra.append(f"++hydra.job.env_set.{SWEEP_ID}={self.token}")
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
-        import json
-
         sweep_dir = Path(str(config.hydra.sweep.dir))
+
         def ours(path: Path) -> bool:
             try:
                 return json.loads(path.read_text()).get("sweep") == getattr(self, "token", None)

@@ -26,12 +26,14 @@ from cnnlstm.engine.builder import build, build_model, build_optimizer, build_sc
 from cnnlstm.engine.checkpoint import load_checkpoint, load_trained_model, load_weights, stored_config
 from cnnlstm.engine.config_keys import flatten
 from cnnlstm.engine.distributed import Distributed
+from cnnlstm.engine.hydra_callbacks import created_here, sweep_id
 from cnnlstm.engine.ema import inference_weights
 from cnnlstm.engine.loggers import NullLogger
 from cnnlstm.engine.parts import TrainingParts
 from cnnlstm.engine.resume import check_same_config, command_overrides, loop_state, resume_path
 from cnnlstm.engine.rng import seed_everything, set_rng_state
-from cnnlstm.engine.run_lock import RunDirectoryBusy, run_directory_lock
+from cnnlstm.engine.run_lock import LOCK_NAME, RunDirectoryBusy, run_directory_lock
+from cnnlstm.engine.run_log import accept_run_log
 from cnnlstm.engine.signals import hand_over
 from cnnlstm.engine.state import FitState
 from cnnlstm.engine.summary import model_summary
@@ -49,9 +51,10 @@ DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPER
 def run_job(job: Callable[[DictConfig, Path], dict], cfg: DictConfig, extra_keys: tuple[str, ...] = ()) -> float | None:
     """Call ``job(cfg, run_dir)`` in Hydra's run directory; return ``optimized_metric`` for sweepers.
 
-    Bad input is one line and exit 2 (a crash keeps its traceback); in a multirun a failing job
-    writes ``failure.json`` and returns None, so the sweep goes on (the Optuna sweeper marks the
-    trial failed; NaN would stop the whole search).
+    Bad input is one line and exit 2 (a crash keeps its traceback), and a run directory this
+    command created is removed again when it holds nothing; in a multirun a failing job writes
+    ``failure.json`` and returns None, so the sweep goes on (the Optuna sweeper marks the trial
+    failed; NaN would stop the whole search).
     """
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
@@ -74,22 +77,37 @@ def run_job(job: Callable[[DictConfig, Path], dict], cfg: DictConfig, extra_keys
         if isinstance(e, OSError) and e.errno in DISK_ERRORS:  # e.g. a full disk under TensorBoard or an image
             e = storage_error(e, e.filename or run_dir)
         line = f"error: {e}" if isinstance(e, UserError) else f"{type(e).__name__}: {first_line(e)}"
-        if not multirun and not isinstance(e, UserError):
-            raise
         if not multirun:
+            remove_if_unused(run_dir)
+            if not isinstance(e, UserError):
+                raise
             print(line, file=sys.stderr)
             sys.exit(2)
-        log.error("job failed: %s", traceback.format_exc() if not isinstance(e, UserError) else line)
-        # a job refused in a directory that holds results (or that another process is writing) must not
-        # shadow them: the summary reads failure.json, the sweep's exit code reads refused.json too
-        kept = (run_dir / "metrics.json").exists() or isinstance(e, RunDirectoryBusy)
-        with contextlib.suppress(UserError, OSError):  # on a full disk, the log line is all there is
-            write_json(run_dir / ("refused.json" if kept else "failure.json"),
-                       {"error": line, "sweep": sweep_token(Path(hydra.sweep.dir))})
-        return None
+        return failed_job(e, line, run_dir)
     if multirun:
         (run_dir / "failure.json").unlink(missing_ok=True)  # a rerun that succeeds clears an old failure
     return float(metrics[name]) if name else None
+
+
+def failed_job(error: Exception, line: str, run_dir: Path) -> None:
+    """Record a sweep job's failure in its directory: ``failure.json``, or ``refused.json`` when the
+    directory holds results (or another process is writing it) that the failure must not shadow;
+    the summary reads failure.json, the sweep's exit code reads both, for its own sweep id only."""
+    kept = (run_dir / "metrics.json").exists() or isinstance(error, RunDirectoryBusy)
+    if not kept:
+        accept_run_log()  # the job's own directory: its log may keep the failure
+    log.error("job failed: %s", traceback.format_exc() if not isinstance(error, UserError) else line)
+    with contextlib.suppress(UserError, OSError):  # on a full disk, the log line is all there is
+        write_json(run_dir / ("refused.json" if kept else "failure.json"), {"error": line, "sweep": sweep_id()})
+    return None
+
+
+def remove_if_unused(run_dir: Path) -> None:
+    """Remove a run directory this command created when a refused run left nothing in it but its lock."""
+    with contextlib.suppress(OSError):
+        if created_here(run_dir) and {p.name for p in run_dir.iterdir()} <= {LOCK_NAME}:
+            (run_dir / LOCK_NAME).unlink(missing_ok=True)
+            run_dir.rmdir()
 
 
 def selection_metric(cfg: DictConfig) -> str | None:
@@ -103,33 +121,16 @@ def selection_metric(cfg: DictConfig) -> str | None:
     return name
 
 
-def check_output_dirs(argv: list[str]) -> None:
-    """``hydra.run.dir`` / ``hydra.sweep.dir`` naming an existing file: one line and exit 2, before
-    Hydra tries to create its log there (it would end in a FileExistsError traceback)."""
-    for arg in argv:
-        key, _, value = arg.partition("=")
-        if key.lstrip("+") in ("hydra.run.dir", "hydra.sweep.dir") and value and Path(value).is_file():
-            print(f"error: {key.lstrip('+')}={value} is a file, not a directory: choose a folder for the run",
-                  file=sys.stderr)
-            sys.exit(2)
-
-
 def refuse_unknown_keys(cfg: DictConfig, overrides: list[str], extra_keys: tuple[str, ...] = ()) -> None:
-    """A top-level key added on the command line (``+foo=1``) that nothing reads is an error naming it
-    (config groups chosen with ``+group=name`` and keys from ``local/`` configs are not affected)."""
+    """A top-level key added on the command line (``+foo=1``, ``+foo.bar=1``) that nothing reads is an
+    error naming it (config groups chosen with ``+group=name`` and keys from ``local/`` configs are
+    not affected; keys inside a part, ``+model.x=1``, are checked by the constructor that takes them)."""
     for override in overrides:
         key = override.split("=", 1)[0].lstrip("+")
-        if override.startswith("+") and "." not in key and key in cfg and key not in (*RUN_KEYS, *extra_keys):
-            raise ConfigError(f"{override}: no part of the run reads a top-level key {key!r} (known: "
-                              f"{', '.join(RUN_KEYS)}); set a key inside one, e.g. model.{key}=...")
-
-
-def sweep_token(sweep_dir: Path) -> str | None:
-    """The id of the sweep now writing ``sweep_dir`` (see :class:`cnnlstm.engine.hydra_callbacks.FailedJobsExit`)."""
-    try:
-        return (sweep_dir / ".sweep_id").read_text().strip()
-    except OSError:
-        return None
+        top = key.split(".")[0]
+        if override.startswith("+") and top in cfg and top not in (*RUN_KEYS, *extra_keys):
+            raise ConfigError(f"{override}: no part of the run reads a top-level key {top!r} (known: "
+                              f"{', '.join(RUN_KEYS)}); set a key inside one, e.g. model.{key.split('.')[-1]}=...")
 
 
 # --------------------------------------------------------------------------------- training
@@ -262,19 +263,27 @@ def make_room(run_dir: Path, overwrite: bool) -> None:
                           "start would replace them: resume it (trainer.resume=null), choose another hydra.run.dir, "
                           "or pass trainer.overwrite=true to move them to replaced/")
     aside = run_dir / "replaced" / f"{time.strftime('%Y-%m-%d_%H-%M-%S')}_{os.getpid()}"
-    aside.mkdir(parents=True, exist_ok=False)
-    for path in earlier:
-        path.rename(aside / path.name)
+    try:
+        if (run_dir / "replaced").is_symlink():  # the earlier results stay inside the run directory
+            raise OSError(errno.ENOTDIR, "it is a symbolic link, not a folder of this run")
+        aside.mkdir(parents=True, exist_ok=False)
+        for path in earlier:
+            path.rename(aside / path.name)
+    except OSError as e:
+        raise ConfigError(f"trainer.overwrite=true: cannot move the earlier results into {aside} "
+                          f"({e.strerror or e}): move or remove {run_dir / 'replaced'}; nothing was "
+                          "replaced") from None
     log.warning("moved the earlier run's %s to %s", ", ".join(p.name for p in earlier), aside)
 
 
 def start_run_directory(cfg: DictConfig, config: dict, run_dir: Path, model, task, data):
     """The run's record (``config.yaml``, ``.hydra/``, ``model_summary.txt``) and its logger."""
     run_dir.mkdir(parents=True, exist_ok=True)
+    accept_run_log()  # the run owns its directory now: train.log gets the lines kept so far
     for folder in (run_dir, run_dir / "checkpoints"):
         for leftover in remove_leftovers(folder):
             log.info("removed %s, left by an interrupted write", leftover)
-    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(config))
+    write_atomic(run_dir / "config.yaml", OmegaConf.to_yaml(config).encode())
     write_hydra_record(run_dir, cfg)
     args, kwargs = task.model_inputs(data.example_batch())
     log.info("model summary:\n%s", model_summary(model, args, kwargs, run_dir / "model_summary.txt"))
@@ -292,10 +301,9 @@ def write_hydra_record(run_dir: Path, cfg: DictConfig) -> None:
     if not HydraConfig.initialized():
         return
     record, hydra = run_dir / ".hydra", HydraConfig.get()
-    record.mkdir(parents=True, exist_ok=True)
-    (record / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
-    (record / "overrides.yaml").write_text(yaml.safe_dump([str(o) for o in hydra.overrides.task]))
-    (record / "hydra.yaml").write_text(OmegaConf.to_yaml({"hydra": hydra}))
+    write_atomic(record / "config.yaml", OmegaConf.to_yaml(cfg).encode())
+    write_atomic(record / "overrides.yaml", yaml.safe_dump([str(o) for o in hydra.overrides.task]).encode())
+    write_atomic(record / "hydra.yaml", OmegaConf.to_yaml({"hydra": hydra}).encode())
 
 
 def test(trainer: Trainer, model, task, data, run_dir: Path, logger, dist: Distributed) -> dict[str, float]:

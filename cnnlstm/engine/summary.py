@@ -5,6 +5,8 @@ from pathlib import Path
 import torchinfo
 from torch import nn
 
+from cnnlstm.engine.atomic import write_atomic
+
 
 def model_summary(model: nn.Module, args: tuple, kwargs: dict, path: str | Path | None = None) -> str:
     """Layer table with output shapes and parameter counts for one example batch."""
@@ -20,5 +22,5 @@ def model_summary(model: nn.Module, args: tuple, kwargs: dict, path: str | Path 
     )
     text = str(stats)
     if path is not None:
-        Path(path).write_text(text + "\n")
+        write_atomic(path, (text + "\n").encode())  # replaces a link at ``path``, never writes through it
     return text
