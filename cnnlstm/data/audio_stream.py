@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from cnnlstm.data.audio_files import SkipBad
+from cnnlstm.data.audio_files import CacheError, SkipBad
 from cnnlstm.data.buckets import batch_plan, pad_sizes, padded_length, rank_share
 from cnnlstm.errors import DataError
 from cnnlstm.nn.masking import IGNORE_LABEL
@@ -134,7 +134,7 @@ class AudioStream(SkipBad, ABC):
             try:
                 samples.append(self.load(split, i, epoch))
             except DataError as e:
-                if not self.skip_bad:
+                if not self.skip_bad or isinstance(e, CacheError):  # the cache's fault, not the clip's
                     return {"error": str(e)}
                 skipped.append(str(e))
         if not samples:
