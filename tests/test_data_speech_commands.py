@@ -134,3 +134,44 @@ def test_speed_perturbation_range_is_declared(folder):
     from cnnlstm.arguments import ValidationError
     with pytest.raises(ValidationError, match="must be in \\[0, 0.5\\)"):
         SpeechCommands(str(folder), words=WORDS, speed_perturb=0.5)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nan_in_background_noise_is_named_at_load_or_skipped(tmp_path, bad):
+    root = make_speech_commands(tmp_path)
+    noise = root / "_background_noise_" / "noise1.wav"
+    wave = np.zeros(48000, np.float32)
+    wave[40000] = bad  # past the first block a cut might read: the whole file is checked
+    soundfile.write(noise, wave, 16000, subtype="FLOAT")
+    with pytest.raises(DataError, match=rf"^{noise}: 1 samples are NaN or infinite \(set data.skip_bad=true"):
+        SpeechCommands(str(root), words=WORDS, num_workers=0)
+    data = SpeechCommands(str(root), words=WORDS, num_workers=0, skip_bad=True)
+    assert [p for p, _ in data.noise] == [str(root / "_background_noise_" / "noise0.wav")]
+
+
+def test_noise_at_another_rate_names_a_real_key(tmp_path):
+    root = make_speech_commands(tmp_path)
+    noise = root / "_background_noise_" / "noise0.wav"
+    soundfile.write(noise, np.zeros(48000, np.float32), 8000, subtype="PCM_16")
+    with pytest.raises(DataError, match=rf"^{noise}: sample rate 8000 Hz, expected data.sample_rate=16000 "
+                                        r"\(convert it, or set data.sample_rate=8000") as error:
+        SpeechCommands(str(root), words=WORDS, num_workers=0, resample=True)  # resample is for clips only
+    assert "data.resample" not in str(error.value)
+
+
+def test_a_repeated_word_is_refused():
+    from conftest import argument_error
+
+    with argument_error(r"^words must be valid \(lists 'yes' twice\), got \['yes', 'yes'\]$", SpeechCommands):
+        SpeechCommands("anywhere", words=["yes", "yes"])
+
+
+def test_a_clip_longer_than_max_seconds_is_named_before_decoding_or_skipped(tmp_path):
+    root = make_speech_commands(tmp_path)
+    long = root / "yes" / "0003beef_nohash_0.wav"
+    soundfile.write(long, np.zeros(16000 * 30, np.float32), 16000, format="FLAC")  # 30 s, a few kB
+    with pytest.raises(DataError, match=rf"^{long}: 30.0 s long, more than data.max_seconds=10 "):
+        SpeechCommands(str(root), words=WORDS, max_seconds=10.0)
+    data = SpeechCommands(str(root), words=WORDS, max_seconds=10.0, skip_bad=True, num_workers=0)
+    assert len(data.skipped) == 1 and "yes/0003beef_nohash_0.wav" not in data.files["train"]
+    assert SpeechCommands(str(root), words=WORDS, num_workers=0).split_size("train") > 0  # 60 s by default

@@ -52,7 +52,7 @@ def test_bad_file_is_named_or_skipped(tones, damage, match):
 def test_list_naming_a_missing_file(tones, caplog):
     with open(tones / "testing_list.txt", "a") as f:
         f.write("tone0/missing.wav\n")
-    with pytest.raises(DataError, match="testing_list.txt: names missing file tone0/missing.wav"):
+    with pytest.raises(DataError, match="testing_list.txt: line 4: names missing file tone0/missing.wav"):
         WavFolder(tones, sample_rate=8000)
     data = WavFolder(tones, sample_rate=8000, skip_bad=True)
     assert data.split_size("test") == 3
@@ -90,3 +90,21 @@ def test_length_error_names_the_config_key(tones):
     with pytest.raises(ConfigError, match=r"^data\.length=100 samples .*data\.min_samples=400") as error:
         build(cfg.data, "data")
     assert "\n" not in str(error.value)
+
+
+def test_a_file_longer_than_max_seconds_is_refused_from_its_header(tones, monkeypatch):
+    """A small file can decode to a lot: 10 minutes of FLAC silence is a few kB on disk, and every
+    clip is held padded to the longest; the header's frame count refuses it before decoding."""
+    import cnnlstm.data.audio_files as audio_files
+
+    long = tones / "tone2" / "007.wav"
+    soundfile.write(long, np.zeros(8000 * 600, np.float32), 8000, format="FLAC")
+    assert long.stat().st_size < 100_000
+    read_segment = audio_files.read_segment
+    monkeypatch.setattr(audio_files, "read_segment", lambda path, *a: read_segment(path, *a) if path != long
+                        else pytest.fail("decoded before its length was checked"))
+    with pytest.raises(DataError, match=rf"^{long}: 600.0 s long, more than data.max_seconds=60 \(raise it"):
+        WavFolder(tones, sample_rate=8000)
+    data = WavFolder(tones, sample_rate=8000, skip_bad=True)
+    assert len(data.skipped) == 1 and int(data.tensors["train"][1].max()) <= 8000
+    assert audio_files.header_length(long, 8000, False, 400, max_seconds=700.0) == 8000 * 600  # a raised limit

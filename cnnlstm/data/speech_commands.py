@@ -10,13 +10,23 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import numpy as np
+from pydantic import AfterValidator
+from pydantic_core import PydanticCustomError
 
-from cnnlstm.arguments import NonNegativeFloat, NonNegativeInt, PositiveInt, UnitInterval, checked, within
-from cnnlstm.data.audio_files import AudioReader, data_root, header_length, read_segment
+from cnnlstm.arguments import (
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    UnitInterval,
+    checked,
+    within,
+)
+from cnnlstm.data.audio_files import AudioReader, check_finite, data_root, header_length, read_segment
 from cnnlstm.data.audio_stream import AudioStream, Sample
 from cnnlstm.data.counter_rng import split_seed, uniform
+from cnnlstm.data.splits import class_names, split_files
 from cnnlstm.data.synthesize.variants import change_speed
-from cnnlstm.data.wav_folder import LISTS, class_names
 from cnnlstm.errors import ConfigError, DataError
 
 COMMANDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
@@ -25,25 +35,17 @@ NOISE = "_background_noise_"
 SpeedPerturb = Annotated[float, within(0, 0.5, high_open=True)]  # speeds in 1 +- this: below 0.5 keeps them in (0.5, 1.5)
 
 
-def list_splits(root: Path, words: list[str], bad) -> dict[str, list[str]]:
-    """Relative paths per split: ``validation_list.txt`` and ``testing_list.txt`` name the held-out
-    files; every other ``.wav`` in a word folder trains. ``bad(message)`` gets list entries naming
-    missing files (an error unless skipped)."""
-    held: dict[str, list[str]] = {}
-    for split, name in LISTS.items():
-        path = root / name
-        entries = [ln.strip() for ln in path.read_text().splitlines() if ln.strip()] if path.is_file() else []
-        held[split] = []
-        for entry in entries:
-            if Path(entry).parts[0] not in words:
-                bad(f"{path}: {entry} is not in a word folder")
-            elif not (root / entry).is_file():
-                bad(f"{path}: names missing file {entry}")
-            else:
-                held[split].append(Path(entry).as_posix())
-    taken = set(held["val"]) | set(held["test"])
-    train = [f"{w}/{p.name}" for w in words for p in sorted((root / w).glob("*.wav")) if f"{w}/{p.name}" not in taken]
-    return {"train": train, "val": held["val"], "test": held["test"]}
+def distinct(words: Sequence[str]) -> Sequence[str]:
+    """``words`` if no word is listed twice (``[yes, yes]`` would make two classes of one folder)."""
+    seen: set[str] = set()
+    for word in words:
+        if word in seen:
+            raise PydanticCustomError("repeated", "lists '{word}' twice", {"word": word})
+        seen.add(word)
+    return words
+
+
+Words = Annotated[Sequence[str], AfterValidator(distinct)]
 
 
 class SpeechCommands(AudioStream):
@@ -69,6 +71,9 @@ class SpeechCommands(AudioStream):
         words: the command words of ``12class``.
         length: samples per clip (16000: one second).
         sample_rate, resample, min_samples: see :class:`~cnnlstm.data.wav_folder.WavFolder`.
+        max_seconds: longer clips are bad, checked from the header before decoding. The
+            background-noise files (a minute or more) are not limited: they are read in blocks
+            (each checked once for NaN or infinite samples) and cut.
         cache_dir: decoded-audio cache (:class:`~cnnlstm.data.audio_files.AudioReader`).
         num_workers, bucket_batches, pad_buckets, skip_bad, batch_size, eval_batch_size,
             shuffle_seed, drop_last: see :class:`~cnnlstm.data.audio_stream.AudioStream`.
@@ -76,9 +81,10 @@ class SpeechCommands(AudioStream):
 
     @checked
     def __init__(self, root: str | Path | None = None, task: Literal["all35", "12class"] = "12class",
-                 words: Sequence[str] = COMMANDS, silence_fraction: UnitInterval = 0.1,
+                 words: Words = COMMANDS, silence_fraction: UnitInterval = 0.1,
                  unknown_fraction: UnitInterval = 0.1, seed: int = 0, length: PositiveInt = 16000,
                  sample_rate: PositiveInt = 16000, resample: bool = False, min_samples: PositiveInt = 400,
+                 max_seconds: PositiveFloat = 60.0,
                  time_shift_ms: NonNegativeFloat = 100.0, speed_perturb: SpeedPerturb = 0.0,
                  noise_prob: UnitInterval = 0.8,
                  noise_volume: UnitInterval = 0.1, silence_volume: UnitInterval = 1.0, cache_dir: str | None = None,
@@ -96,8 +102,8 @@ class SpeechCommands(AudioStream):
         self.shift = round(time_shift_ms * sample_rate / 1000)
         self.speed_perturb = speed_perturb
         self.noise_prob, self.noise_volume, self.silence_volume = noise_prob, noise_volume, silence_volume
-        self.reader = AudioReader(sample_rate, resample, min_samples, cache_dir)
-        self.resample, self.min_samples = resample, min_samples
+        self.reader = AudioReader(sample_rate, resample, min_samples, cache_dir, max_seconds)
+        self.resample, self.min_samples, self.max_seconds = resample, min_samples, max_seconds
         found = class_names(self.root)
         missing = [w for w in words if w not in found] if task == "12class" else []
         if missing or not found:
@@ -107,10 +113,11 @@ class SpeechCommands(AudioStream):
         self.noise = self._noise_files(needed=task == "12class" or noise_prob > 0)
         self.files: dict[str, list[str]] = {}
         self.labels: dict[str, np.ndarray] = {}
-        for split, names in list_splits(self.root, found, self.bad).items():
+        for split, names in split_files(self.root, found, self.bad).items():  # checked lists, no overlap
             self._build(split, names, set(words), silence_fraction, unknown_fraction)
         self.finish_scan()
         self.require_training("training clips")
+        self._require_every_class()
         self.model_args = {"num_outputs": len(self.classes), "sample_rate": sample_rate}
 
     # ------------------------------------------------------------------ listing
@@ -124,11 +131,14 @@ class SpeechCommands(AudioStream):
             raise DataError(f"{folder}: no such folder of .wav files, needed for data.task=12class (silence clips) "
                             "and data.noise_prob > 0 (noise mixing); add it or set data.task=all35 data.noise_prob=0")
         noise = []
-        for path in paths:
+        for path in paths:  # checked whole now (in blocks): NaN noise would only show as a diverged loss
             try:
-                noise.append((str(path), header_length(path, self.sample_rate, False, self.length)))
+                samples = header_length(path, self.sample_rate, None, self.length, min_key="data.length")
+                check_finite(path)
             except DataError as e:
                 self.bad(str(e))
+                continue
+            noise.append((str(path), samples))
         if not noise:
             raise DataError(f"{folder}: no usable noise file of at least {self.length} samples")
         return noise
@@ -150,9 +160,18 @@ class SpeechCommands(AudioStream):
         self.labels[split] = np.array([label for _, label in kept], dtype=np.int64)
         self.lengths[split] = np.full(len(kept), self.length, dtype=np.int64)
 
+    def _require_every_class(self) -> None:
+        """DataError naming a word class left without training clips (all held out or skipped): the
+        model would have an output it never learns. ``_silence_``/``_unknown_`` follow their fractions."""
+        words = self.classes[2:] if self.task == "12class" else self.classes
+        present = {self.classes[k] for k in set(self.labels["train"].tolist())}
+        missing = [w for w in words if w not in present]
+        if missing:
+            raise DataError(f"{self.root / missing[0]}: word {missing[0]!r} has no usable training clip")
+
     def _usable(self, name: str) -> bool:
         try:
-            header_length(self.root / name, self.sample_rate, self.resample, self.min_samples)
+            header_length(self.root / name, self.sample_rate, self.resample, self.min_samples, self.max_seconds)
             return True
         except DataError as e:
             self.bad(str(e))

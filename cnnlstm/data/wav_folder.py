@@ -6,23 +6,21 @@ from typing import Literal
 import numpy as np
 import torch
 
-from cnnlstm.arguments import PositiveInt, checked
+from cnnlstm.arguments import PositiveFloat, PositiveInt, checked
 from cnnlstm.data.audio_files import SkipBad, data_root, read_wav
 from cnnlstm.data.padded import PaddedSequences
+from cnnlstm.data.splits import LISTS, class_names, split_files
 from cnnlstm.errors import ConfigError, DataError
 
-LISTS = {"val": "validation_list.txt", "test": "testing_list.txt"}
-
-
-def class_names(root: str | Path) -> list[str]:
-    """The class folders of ``root`` (sorted; names starting with ``_`` or ``.`` are not classes,
-    e.g. Speech Commands' ``_background_noise_``)."""
-    return sorted(p.name for p in Path(root).iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
+__all__ = ["LISTS", "WavFolder", "class_names"]
 
 
 class WavFolder(SkipBad, PaddedSequences):
     """Speech Commands layout: ``root/<class>/<file>.wav``; ``validation_list.txt`` and
     ``testing_list.txt`` name held-out files relative to ``root``; every other file is training.
+    Both lists must exist; an entry must stay inside its class folder, a file may be in one split
+    only, a ``<speaker>_nohash_<k>.wav`` speaker too, and a class folder may not be empty
+    (:mod:`cnnlstm.data.splits`).
 
     Audio is decoded once (soundfile, mono, optionally resampled) and held on the device as a
     padded ``(N, S)`` tensor with lengths; a batch is the raw waveform ``x: (B, S)`` plus
@@ -42,19 +40,24 @@ class WavFolder(SkipBad, PaddedSequences):
             ``min_samples``.
         min_samples: shorter files are bad (default 400: one 25 ms frame at 16 kHz, the log-mel
             front end's window; lower it only with a shorter ``model.frontend.win_ms``).
-        skip_bad: skip corrupt, empty, unreadable, too-short files and list entries naming
-            missing files with one warning giving the count; otherwise the first is an error.
+        max_seconds: longer files are bad, checked from the header before decoding (every clip is
+            held in memory, padded to the longest: one long file would multiply the memory).
+        skip_bad: skip corrupt, empty, unreadable, too-short or too-long files and list entries
+            naming missing files with one warning giving the count; otherwise the first is an
+            error. A list entry leaving its class folder is always an error.
         batch_size, eval_batch_size, shuffle_seed, drop_last: see :class:`IndexedData`.
     """
 
     @checked
     def __init__(self, root: str | Path | None = None, sample_rate: PositiveInt = 16000, resample: bool = False,
                  length: PositiveInt | None = None, crop: Literal["start", "center"] = "center",
-                 min_samples: PositiveInt = 400, skip_bad: bool = False, batch_size: PositiveInt = 32,
+                 min_samples: PositiveInt = 400, max_seconds: PositiveFloat = 60.0, skip_bad: bool = False,
+                 batch_size: PositiveInt = 32,
                  eval_batch_size: PositiveInt | None = None, shuffle_seed: int = 0, drop_last: bool = False) -> None:
         super().__init__(batch_size, shuffle_seed, drop_last, eval_batch_size)
         self.root = data_root(root, "a folder of class folders of WAV files")
         self.sample_rate, self.length, self.crop, self.min_samples = sample_rate, length, crop, min_samples
+        self.max_seconds = max_seconds
         if length is not None and length < min_samples:
             # a clip shorter than one analysis window gives the model 0 frames: it would train at chance
             raise ConfigError(f"length={self.length} samples is shorter than data.min_samples={self.min_samples}, "
@@ -64,30 +67,20 @@ class WavFolder(SkipBad, PaddedSequences):
         self.classes = class_names(self.root)
         if not self.classes:
             raise DataError(f"data.root={root} has no class folders")
-        files = self._split_files()
+        files = split_files(self.root, self.classes, self.bad)  # checked lists, no overlap
         self.tensors = {split: self._load(names, resample) for split, names in files.items()}
         self.report_skipped()
         self.require_training("training files")
+        self._require_every_class()
         self.model_args = {"num_outputs": len(self.classes), "sample_rate": self.sample_rate}
 
-    def _split_files(self) -> dict[str, list[str]]:
-        """Relative paths per split, from the held-out lists and the class folders."""
-        held: dict[str, list[str]] = {}
-        for split, name in LISTS.items():
-            path = self.root / name
-            entries = [line.strip() for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
-            held[split] = []
-            for entry in entries:
-                if not (self.root / entry).is_file():
-                    self.bad(f"{path}: names missing file {entry}")
-                elif Path(entry).parts[0] not in self.classes:
-                    self.bad(f"{path}: {entry} is not in a class folder")
-                else:
-                    held[split].append(Path(entry).as_posix())
-        taken = set(held["val"]) | set(held["test"])
-        train = [p.relative_to(self.root).as_posix() for c in self.classes
-                 for p in sorted((self.root / c).glob("*.wav")) if p.relative_to(self.root).as_posix() not in taken]
-        return {"train": train, "val": held["val"], "test": held["test"]}
+    def _require_every_class(self) -> None:
+        """DataError naming a class left without training clips (all held out or skipped): the
+        model would have an output it never learns."""
+        present = set(self.tensors["train"][2].tolist())
+        missing = [c for k, c in enumerate(self.classes) if k not in present]
+        if missing:
+            raise DataError(f"{self.root / missing[0]}: class {missing[0]!r} has no usable training clip")
 
     def _fit_length(self, audio: np.ndarray) -> np.ndarray:
         if self.length is None or audio.size == self.length:
@@ -101,7 +94,7 @@ class WavFolder(SkipBad, PaddedSequences):
         waves, labels = [], []
         for name in names:
             try:
-                audio = read_wav(self.root / name, self.sample_rate, resample, self.min_samples)
+                audio = read_wav(self.root / name, self.sample_rate, resample, self.min_samples, self.max_seconds)
             except DataError as e:
                 self.bad(str(e))
                 continue
