@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+import soundfile
 import torch
 from conftest import run_script
 from speech_miniatures import make_timit, write_utterance
@@ -55,7 +56,7 @@ def test_lower_case_riff_tree(tmp_path):
 def test_frame_labels_are_the_phone_at_each_frame_centre(tmp_path):
     folder = tmp_path / "TRAIN" / "DR1" / "FAAA0"
     write_utterance(folder, "SI1", np.random.default_rng(0))
-    (tmp_path / "TEST").mkdir()
+    write_utterance(tmp_path / "TEST" / "DR1" / "MZZZ0", "SI2", np.random.default_rng(1))
     n = 4000  # 25 ms window, 10 ms hop at 16 kHz: 400 and 160 samples, frame centres at 200 + 160 t
     (folder / "SI1.PHN").write_text("0 500 h#\n500 1000 sh\n1000 1100 q\n1100 2000 iy\n2000 4000 h#\n")
     import soundfile
@@ -125,6 +126,16 @@ def test_fer_is_scored_on_the_folded_phones(tree):
     (lambda wav, phn: phn.write_text("0 900 h#\n900 99999999 sh\n"), r"line 2: segment 900-99999999 ends past"),
     (lambda wav, phn: phn.write_text("0 900 h#\n900 1000 xx\n"), r"line 2: unknown phone 'xx'"),
     (lambda wav, phn: phn.unlink(), "no .PHN transcription beside it"),
+    # digits of other scripts: int() reads '١٢٠٠' as 1200 and refuses '²' although '²'.isdigit()
+    (lambda wav, phn: phn.write_text("0 900 h#\n900 \u0661\u0662\u0660\u0660 sh\n", encoding="utf-8"),
+     r"line 2: expected 'start_sample end_sample phone', got '900 \u0661\u0662\u0660\u0660 sh'"),
+    (lambda wav, phn: phn.write_text("0 900 h#\n900 1\u00b2 sh\n", encoding="utf-8"), r"line 2: expected 'start_sample"),
+    (lambda wav, phn: phn.write_text("0 900 h#\n900 " + "9" * 5000 + " sh\n"), r"line 2: expected 'start_sample"),
+    (lambda wav, phn: phn.write_bytes(b"0 900 h#\n900 1000 \xe9h\n"), r"line 2: not UTF-8 text \(byte 0xe9\)"),
+    (lambda wav, phn: soundfile.write(wav, np.zeros(4000, np.float32), 8000, format="NIST", subtype="PCM_16"),
+     r"sample rate 8000 Hz, expected data.sample_rate=16000 \(convert it, or set data.sample_rate=8000 if every"),
+    (lambda wav, phn: soundfile.write(wav, np.zeros(16000 * 61, np.float32), 16000, format="FLAC"),
+     r"61.0 s long, more than data.max_seconds=60 \(raise it for longer recordings\)"),
 ])
 def test_bad_files_are_one_line_or_skipped(tmp_path, damage, match):
     root = make_timit(tmp_path, utterances=("SI1", "SX2"))
@@ -133,6 +144,7 @@ def test_bad_files_are_one_line_or_skipped(tmp_path, damage, match):
     with pytest.raises(DataError, match=match) as error:
         TIMIT(str(root), num_workers=0)
     assert "MDAC0/SX2" in str(error.value) and "\n" not in str(error.value)
+    assert "data.resample" not in str(error.value)  # not a key of data=timit
     data = TIMIT(str(root), num_workers=0, skip_bad=True)
     assert len(data.skipped) == 1 and data.split_size("train") == 7
 
@@ -144,3 +156,34 @@ def test_train_py_on_the_miniature_writes_the_frame_error_rate(tree, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert 0 <= metrics["test/fer"] <= 1 and metrics["test/acc39"] == pytest.approx(1 - metrics["test/fer"])
+
+
+@pytest.mark.parametrize("test_speakers,val,test", [
+    (("MDAB0", "FAKS0"), {"FAKS0"}, {"MDAB0"}),  # core and dev: the standard splits
+    (("FAKS0", "MXYZ0"), {"FAKS0"}, {"MXYZ0"}),  # dev without core: FAKS0 was in val and in test
+    (("FAKS0",), None, {"FAKS0"}),  # dev only: test, validation from TRAIN speakers
+    (("MXYZ0",), None, {"MXYZ0"}),  # neither
+    (("MDAB0", "MXYZ0"), None, {"MDAB0"}),  # core without dev
+])
+def test_splits_never_share_a_speaker_whatever_test_holds(tmp_path, test_speakers, val, test):
+    root = make_timit(tmp_path, test_speakers=test_speakers, utterances=("SI1",))
+    data = TIMIT(str(root), num_workers=0, val_fraction=0.25)
+    speakers = {split: {a.split("/")[-2] for a, _ in data.items[split]} for split in ("train", "val", "test")}
+    assert speakers["test"] == test and len(speakers["val"]) == (len(val) if val else 1)
+    assert val is None or speakers["val"] == val
+    assert not (speakers["train"] & speakers["val"] or speakers["train"] & speakers["test"]
+                or speakers["val"] & speakers["test"])
+
+
+def test_a_speaker_in_train_and_test_is_an_error_naming_it(tmp_path):
+    root = make_timit(tmp_path, test_speakers=("MDAB0", "FCJF0"), utterances=("SI1",))  # FCJF0 also trains
+    with pytest.raises(DataError, match=r"speaker FCJF0 is in two splits: TRAIN/ \(.*TRAIN/DR1/FCJF0/SI1.WAV\) "
+                                        r"and TEST/ \(.*TEST/DR1/FCJF0/SI1.WAV\)"):
+        TIMIT(str(root), num_workers=0)
+
+
+def test_an_empty_test_split_is_an_error(tmp_path):
+    root = make_timit(tmp_path, test_speakers=(), utterances=("SI1",))
+    (root / "TEST").mkdir()
+    with pytest.raises(DataError, match=r"no usable TEST utterances .*: the test split would be empty"):
+        TIMIT(str(root), num_workers=0)

@@ -15,6 +15,7 @@ from cnnlstm.arguments import NonNegativeInt, PositiveFloat, PositiveInt, UnitIn
 from cnnlstm.data.audio_files import AudioReader, data_root, header_length
 from cnnlstm.data.audio_stream import AudioStream, Sample
 from cnnlstm.data.phones import FOLDING, PHONE_SETS, PHONES_39, label_table, score_map
+from cnnlstm.data.splits import check_disjoint, text_lines
 from cnnlstm.errors import DataError
 from cnnlstm.nn.log_mel import LogMel
 from cnnlstm.nn.masking import IGNORE_LABEL
@@ -31,22 +32,27 @@ DEV = frozenset("""FAKS0 FDAC1 FJEM0 MGWT0 MJAR0 MMDB1 MMDM2 MPDF0 FCMH0 FKMS0 M
 PHN = tuple[np.ndarray, np.ndarray, list[str]]  # start samples, end samples, phones
 
 
+def sample_number(text: str) -> int | None:
+    """``text`` as a sample number if it is plain ASCII digits (at most 12); None otherwise. Python's
+    ``int()`` also takes other scripts' digits ('١٢' is 12) and refuses some ``isdigit()`` strings
+    ('²'), so neither is trusted with a transcription."""
+    if 0 < len(text) <= 12 and text.isascii() and text.isdigit():
+        return int(text)
+    return None
+
+
 def read_phn(path: Path, n_samples: int) -> PHN:
     """The segments of a ``.PHN`` file (``start end phone`` per line, in samples); DataError naming the
-    file and line for a malformed line, an unknown phone, overlapping or out-of-range boundaries."""
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataError(f"{path}: unreadable phone transcription ({e.__class__.__name__})") from None
+    file and line for text that is not UTF-8, a malformed line (numbers must be ASCII digits), an
+    unknown phone, overlapping or out-of-range boundaries."""
     starts, ends, phones, previous = [], [], [], 0
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in text_lines(path):
         parts = line.split()
-        if not parts:
-            continue
         where = f"{path}: line {number}"
-        if len(parts) != 3 or not (parts[0].isdigit() and parts[1].isdigit()):
-            raise DataError(f"{where}: expected 'start_sample end_sample phone', got {line.strip()!r}")
-        start, end, phone = int(parts[0]), int(parts[1]), parts[2].lower()
+        start, end = (sample_number(p) for p in parts[:2]) if len(parts) == 3 else (None, None)
+        if start is None or end is None:
+            raise DataError(f"{where}: expected 'start_sample end_sample phone', got {line!r}")
+        phone = parts[2].lower()
         if phone not in FOLDING:
             raise DataError(f"{where}: unknown phone {parts[2]!r} (not one of TIMIT's 61)")
         if end <= start:
@@ -92,6 +98,21 @@ def find_utterances(root: Path, part: str, include_sa: bool) -> list[tuple[str, 
     return [found[k] for k in sorted(found)]
 
 
+def split_speakers(train: set[str], test: set[str], val_fraction: float, seed: int) -> dict[str, set[str]]:
+    """Speakers of each split, disjoint whatever mix of standard speakers ``TEST/`` holds.
+
+    Test: the core test speakers in ``TEST/`` if any, else ``TEST/`` less its development speakers,
+    else (``TEST/`` holds development speakers only) all of it. Validation: the development
+    speakers not used for test, else a ``seed``-ed ``val_fraction`` of the ``TRAIN/`` speakers.
+    """
+    tested = (test & CORE_TEST) or (test - DEV) or test
+    val = (test & DEV) - tested
+    if not val:
+        names = sorted(train)
+        val = set(np.random.default_rng(seed).permutation(names)[:round(val_fraction * len(names))].tolist())
+    return {"train": train - val, "val": val, "test": tested}
+
+
 class TIMIT(AudioStream):
     """TIMIT frame labelling: raw audio ``x: (B, S)``, ``lengths`` and per-frame phone ids ``y: (B, T)``.
 
@@ -105,14 +126,18 @@ class TIMIT(AudioStream):
 
     Splits: ``TRAIN/`` trains; the validation split is the 50-speaker development set and the test
     split the 24-speaker core test set, both from ``TEST/``, when those speakers are there; otherwise
-    validation is a seeded speaker-disjoint ``val_fraction`` of the TRAIN speakers and test is all of
-    ``TEST/``. ``include_sa``: also the two SA sentences every speaker reads (excluded by default,
+    validation is a seeded speaker-disjoint ``val_fraction`` of the TRAIN speakers and test is the
+    rest of ``TEST/`` (:func:`split_speakers`). No speaker or file is ever in two splits (a speaker
+    folder in both ``TRAIN/`` and ``TEST/`` is an error naming it), and an empty test split is an
+    error. ``include_sa``: also the two SA sentences every speaker reads (excluded by default,
     as in the standard recipes: they would bias the phone statistics).
 
     Args:
         root: the folder holding ``TRAIN/`` and ``TEST/``.
         sample_rate: the files' rate (16000 for TIMIT; a file at another rate is bad).
         min_samples: shorter files are bad (default: one 25 ms window at 16 kHz).
+        max_seconds: longer files are bad, checked from the header before decoding (TIMIT's
+            utterances are under 8 s; a batch is padded to its longest).
         cache_dir: keep decoded audio as ``.npy`` there (see :class:`~cnnlstm.data.audio_files.AudioReader`).
         num_workers, bucket_batches, pad_buckets, skip_bad, batch_size, eval_batch_size,
             shuffle_seed, drop_last: see :class:`~cnnlstm.data.audio_stream.AudioStream`.
@@ -124,6 +149,7 @@ class TIMIT(AudioStream):
     def __init__(self, root: str | Path | None = None, train_phones: Literal[61, 48, 39] = 61, include_sa: bool = False,
                  sample_rate: PositiveInt = 16000, win_ms: PositiveFloat = 25.0, hop_ms: PositiveFloat = 10.0,
                  val_fraction: UnitInterval = 0.1, split_seed: int = 0, min_samples: PositiveInt = 400,
+                 max_seconds: PositiveFloat = 60.0,
                  cache_dir: str | None = None, num_workers: NonNegativeInt = 2, bucket_batches: PositiveInt = 50,
                  pad_buckets: PositiveInt | None = None, skip_bad: bool = False, batch_size: PositiveInt = 32,
                  eval_batch_size: PositiveInt | None = None, shuffle_seed: int = 0, drop_last: bool = False) -> None:
@@ -138,26 +164,31 @@ class TIMIT(AudioStream):
         self.table = label_table(train_phones)
         self.score_map = torch.tensor(score_map(train_phones))
         self.score_classes = list(PHONES_39)
-        self.reader = AudioReader(sample_rate, False, self.min_samples, cache_dir)
+        self.max_seconds = max_seconds
+        self.reader = AudioReader(sample_rate, None, self.min_samples, cache_dir, max_seconds)
         self.items: dict[str, list[tuple[str, str]]] = {}
         for split, utterances in self._splits(include_sa, val_fraction, split_seed).items():
             self._scan(split, utterances)
         self.finish_scan()
         self.require_training("TRAIN utterances (TRAIN/DR*/<speaker>/<utt>.WAV with .PHN)")
+        if self.split_size("test") == 0:
+            raise DataError(f"data.root={self.root}: no usable TEST utterances (TEST/DR*/<speaker>/<utt>.WAV "
+                            "with .PHN): the test split would be empty")
         self.model_args = {"num_outputs": len(self.classes), "sample_rate": sample_rate}
 
     def _splits(self, include_sa: bool, val_fraction: float, split_seed: int) -> dict[str, list]:
-        """Utterances of each split: the standard dev and core test speakers where present, else a seeded split."""
+        """Utterances of each split, by the speakers :func:`split_speakers` picks; DataError naming a
+        speaker or file that would be in two splits."""
         train, test = (find_utterances(self.root, part, include_sa) for part in ("TRAIN", "TEST"))
-        speakers = {s for s, _, _ in test}
-        val = [u for u in test if u[0] in DEV] if speakers & DEV else None
-        if speakers & CORE_TEST:
-            test = [u for u in test if u[0] in CORE_TEST]
-        if val is None:  # no development speakers: hold out TRAIN speakers
-            names = sorted({s for s, _, _ in train})
-            chosen = set(np.random.default_rng(split_seed).permutation(names)[:round(val_fraction * len(names))])
-            val, train = [u for u in train if u[0] in chosen], [u for u in train if u[0] not in chosen]
-        return {"train": train, "val": val, "test": test}
+        check_disjoint({"TRAIN/": [(s, a) for s, a, _ in train], "TEST/": [(s, a) for s, a, _ in test]},
+                       "speaker")
+        speakers = split_speakers({s for s, _, _ in train}, {s for s, _, _ in test}, val_fraction, split_seed)
+        utterances = train + test
+        splits = {split: [u for u in utterances if u[0] in names] for split, names in speakers.items()}
+        check_disjoint({split: [(s, a) for s, a, _ in items] for split, items in splits.items()}, "speaker")
+        check_disjoint({split: [(a.resolve(), a) for _, a, _ in items] for split, items in splits.items()},
+                       "file")
+        return splits
 
     def _scan(self, split: str, utterances: list[tuple[str, Path, Path | None]]) -> None:
         """Check each utterance's header and transcription now (nothing is decoded); keep paths and lengths."""
@@ -166,7 +197,7 @@ class TIMIT(AudioStream):
             try:
                 if phn is None:
                     raise DataError(f"{audio}: no .PHN transcription beside it")
-                n = header_length(audio, self.sample_rate, False, self.min_samples)
+                n = header_length(audio, self.sample_rate, None, self.min_samples, self.max_seconds)
                 read_phn(phn, n)
             except DataError as e:
                 self.bad(str(e))
