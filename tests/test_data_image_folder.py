@@ -106,3 +106,51 @@ def test_the_image_folder_and_restore_share_one_reader(tmp_path):
     (tmp_path / "bad.png").write_text("not a png")
     with pytest.raises(DataError, match="cannot read image .*bad.png"):
         load_image(tmp_path / "bad.png", 1, (4, 4))
+
+
+def _refuse_big_resizes(monkeypatch, limit):
+    """Make PIL's resize fail (before allocating) when asked for more than ``limit`` pixels."""
+    from PIL import Image
+
+    resize = Image.Image.resize
+
+    def checked(self, size, *args, **kwargs):
+        assert size[0] * size[1] <= limit, f"resize to {size} allocates {size[0] * size[1]} pixels"
+        return resize(self, size, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "resize", checked)
+
+
+@pytest.mark.parametrize("mode", ["crop", "resize"])
+def test_a_long_thin_image_allocates_no_more_than_it_decodes(folder, monkeypatch, mode):
+    """A 1 x 2,000,000 PNG is 2 Mpixels (under data.max_pixels) in a few kB; crop mode used to
+    resize its shorter side to load_size first: a 16 x 32,000,000 canvas (gigabytes)."""
+    from PIL import Image
+
+    Image.new("L", (1, 2_000_000), 200).save(folder / "a" / "thin.png")
+    assert (folder / "a" / "thin.png").stat().st_size < 10_000
+    _refuse_big_resizes(monkeypatch, 16 * 16)
+    data = ImageFolder(root=str(folder), size=8, mode=mode, load_size=16)
+    data.setup()
+    images = torch.cat([data.images[s] for s in ("train", "val", "test")])
+    assert images.shape[0] == 11 and images.shape[-2:] == ((16, 16) if mode == "crop" else (8, 8))
+
+
+@pytest.mark.parametrize("mode,key", [("resize", r"size=\[100, 100\] makes 100x100"),
+                                      ("crop", r"load_size=100 makes 100x100")])
+def test_what_each_mode_holds_is_under_max_pixels(folder, mode, key):
+    from cnnlstm.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=rf"^{key} = 10000 pixels per image \(data.mode={mode}\), more than "
+                                          r"data.max_pixels=5000$"):
+        ImageFolder(root=str(folder), size=100, mode=mode, max_pixels=5000)
+    assert ImageFolder(root=str(folder), size=70, mode=mode, max_pixels=5000).size == (70, 70)
+
+
+def test_a_linked_duplicate_image_is_refused(folder):
+    import os
+
+    os.symlink(folder / "a" / "img1.png", folder / "b" / "copy.png")
+    with pytest.raises(DataError, match=r"copy\.png is the same file as .*img1\.png \(a link\): it could land in "
+                                        "two splits"):
+        ImageFolder(root=str(folder), size=8).setup()

@@ -10,8 +10,21 @@ from cnnlstm.arguments import PositiveInt, Probability, checked
 from cnnlstm.data.counter_rng import uniform
 from cnnlstm.data.images import MAX_PIXELS, image_files, load_image
 from cnnlstm.data.restoration_base import RestorationData
-from cnnlstm.errors import DataError
+from cnnlstm.errors import ConfigError, DataError
 from cnnlstm.nn.conv_stack import per_layer
+
+
+def unique_files(files: list[Path]) -> list[Path]:
+    """``files``; DataError naming two that are one file (a symlink or a hard link), which the
+    random split could put in two splits."""
+    seen: dict[tuple[int, int], Path] = {}
+    for path in files:
+        stat = path.stat()
+        first = seen.setdefault((stat.st_dev, stat.st_ino), path)
+        if first != path:
+            raise DataError(f"{path} is the same file as {first} (a link): it could land in two splits; "
+                            "remove one of them")
+    return files
 
 
 class ImageFolder(RestorationData):
@@ -28,6 +41,8 @@ class ImageFolder(RestorationData):
         size: ``H`` (square) or ``(H, W)`` of the images the model sees.
         channels: 1 (grayscale) or 3 (RGB).
         mode: ``resize`` or ``crop``.
+        max_pixels: the most pixels an image may decode to (from its header, before decoding) and
+            the most each image may have as held (``size``, or ``load_size`` squared for ``crop``).
         load_size: shorter side before cropping (``mode=crop`` only; ``null``: ``max(size)``).
         val_fraction, test_fraction: shares of the images held out.
         corruption, seed, batch_size, shuffle_seed, drop_last, eval_batch_size: see
@@ -49,12 +64,23 @@ class ImageFolder(RestorationData):
         self.load_size = load_size if load_size is not None else max(self.size)
         if self.mode == "crop" and self.load_size < max(self.size):
             raise DataError(f"load_size={self.load_size} must be >= size {self.size} to crop from")
+        self._check_output_pixels()
         self.fractions = (val_fraction, test_fraction)
         if sum(self.fractions) >= 1:
             raise DataError(f"data.val_fraction={val_fraction} + data.test_fraction={test_fraction} must be < 1: "
                             "they leave no training images")
         self.seed = seed
         self.model_args = {"image_size": list(self.size), "in_channels": self.channels}
+
+    def _check_output_pixels(self) -> None:
+        """ConfigError when each image as held (``size`` resized, or the ``load_size`` square that
+        crops are cut from) would exceed ``max_pixels``: the limit is on what is produced, not only
+        on what a file decodes to."""
+        h, w = self.size if self.mode == "resize" else (self.load_size, self.load_size)
+        if h * w > self.max_pixels:
+            key, value = ("size", list(self.size)) if self.mode == "resize" else ("load_size", self.load_size)
+            raise ConfigError(f"{key}={value} makes {h}x{w} = {h * w} pixels per image "
+                              f"(data.mode={self.mode}), more than data.max_pixels={self.max_pixels}")
 
     def split_sizes(self, n: int) -> list[int]:
         """``[val, test, train]`` sizes of ``n`` images (a non-zero fraction holds out at least one);
@@ -70,7 +96,7 @@ class ImageFolder(RestorationData):
         super().setup(device, rank, world_size)
         if not self.root.is_dir():
             raise DataError(f"data.root={self.root} is not a folder of images")
-        files = image_files(self.root)
+        files = unique_files(image_files(self.root))
         if len(files) < 3:
             raise DataError(f"data.root={self.root} holds {len(files)} images; at least 3 are needed (train/val/test)")
         sizes = self.split_sizes(len(files))  # before reading: a bad split fails fast

@@ -15,17 +15,27 @@ def image_files(folder: Path) -> list[Path]:
     return sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
+def centre_square(width: int, height: int) -> tuple[int, int, int, int]:
+    """The box ``(left, top, right, bottom)`` of the largest centred square of a ``width x height`` image."""
+    side = min(width, height)
+    left, top = (width - side) // 2, (height - side) // 2
+    return left, top, left + side, top + side
+
+
 def load_image(path: Path, channels: int, size: tuple[int, int] | None = None, *,
                square: int | None = None, max_pixels: int = MAX_PIXELS) -> torch.Tensor:
     """Read ``path`` as ``(channels, H, W)`` float32 in [0, 1] (1: grayscale, 3: RGB).
 
-    With ``size = (H, W)`` the image is resized to it; with ``square = L`` its shorter side is
-    resized to ``L`` and the centre ``L x L`` square cut out (for random crops later). A file that
-    is not a readable image, or whose header promises more than ``max_pixels`` (checked before
-    decoding: a small file can decode to gigabytes), is a DataError naming it.
+    With ``size = (H, W)`` the image is resized to it; with ``square = L`` its centre square is
+    resized to ``L x L`` (for random crops later). A file that is not a readable image, or whose
+    header promises more than ``max_pixels`` (checked before decoding: a small file can decode to
+    gigabytes), is a DataError naming it. Nothing larger than the decoded image or the output is
+    allocated, whatever the aspect ratio: the square is cut before resizing (resizing the shorter
+    side of a 1 x 2,000,000 image to L first would make an L x 2,000,000 L canvas), and
+    ``reducing_gap`` shrinks by whole factors first, which bounds the resampling filter's tables.
     """
     from PIL import Image, UnidentifiedImageError
-    from torchvision.transforms.functional import center_crop, pil_to_tensor
+    from torchvision.transforms.functional import pil_to_tensor
 
     Image.MAX_IMAGE_PIXELS = None  # PIL's process-wide limit is replaced by max_pixels, checked below
     try:
@@ -35,12 +45,10 @@ def load_image(path: Path, channels: int, size: tuple[int, int] | None = None, *
                                 f"{max_pixels} (raise it for really large images)")
             image = image.convert("L" if channels == 1 else "RGB")
             if size is not None:
-                image = image.resize((size[1], size[0]), Image.BILINEAR)
+                image = image.resize((size[1], size[0]), Image.BILINEAR, reducing_gap=3.0)
             elif square is not None:
-                scale = square / min(image.size)
-                image = image.resize((max(square, round(image.width * scale)),
-                                      max(square, round(image.height * scale))), Image.BILINEAR)
-                image = center_crop(image, [square, square])
+                box = centre_square(image.width, image.height)
+                image = image.resize((square, square), Image.BILINEAR, box=box, reducing_gap=3.0)
     except (UnidentifiedImageError, OSError) as e:
         raise DataError(f"cannot read image {path}: {first_line(e)}") from None
     return pil_to_tensor(image).float().div_(255)
