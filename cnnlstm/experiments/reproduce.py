@@ -21,9 +21,16 @@ that the command would no longer produce are stale (the test suite requires them
 another generated corpus (DIR, one of ``corpora``: e.g. more unseen speakers than the study's own
 test split holds) after all training is done; it decides nothing. The scores go to
 ``<job>/held_out/NAME/`` and into the summary as ``held_out/NAME/test/*`` columns.
+
+A study file, and every record read back from disk (``provenance.json``, the selection jobs'
+``.hydra/`` records), is untrusted data: :mod:`cnnlstm.experiments.studies` checks the study's
+shape, its folders and every ``_target_`` in it before anything runs; a record whose overrides
+name foreign code, or a selection job whose grid point is not one of the study's, is refused in
+one line naming the file. Results are written through the atomic writer.
 """
 
 import argparse
+import contextlib
 import hashlib
 import itertools
 import json
@@ -35,9 +42,14 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
-
-from cnnlstm.errors import UserError
+from cnnlstm.engine.atomic import write_atomic
+from cnnlstm.errors import DataError, UserError, first_line
+from cnnlstm.experiments.records import (
+    check_overrides,
+    read_json_object,
+    read_text,
+    read_trusted_overrides,
+)
 from cnnlstm.experiments.selection import (
     check_equal_budget,
     choose,
@@ -45,6 +57,8 @@ from cnnlstm.experiments.selection import (
     selection_arguments,
     selection_table,
 )
+from cnnlstm.experiments.studies import Study, StudyError, where
+from cnnlstm.experiments.studies import load_study as read_study
 
 ROOT = Path(__file__).resolve().parents[2]
 STUDIES = ROOT / "experiments" / "studies"
@@ -52,12 +66,22 @@ RESULTS = ROOT / "experiments" / "results"
 STALE_MARK = "**stale**"
 
 
-def load_study(name: str) -> dict:
-    path = STUDIES / f"{name}.yaml"
-    if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in STUDIES.glob("*.yaml")))
-        raise FileNotFoundError(f"no study {name!r} (experiments/studies/{name}.yaml); the studies: {known}")
-    return yaml.safe_load(path.read_text())
+def load_study(name: str) -> Study:
+    """The checked study ``name`` (:func:`cnnlstm.experiments.studies.load_study`)."""
+    return read_study(name, STUDIES)
+
+
+@contextlib.contextmanager
+def composing(study: dict):
+    """A study that Hydra cannot compose (an unknown experiment, a key that does not exist) is one
+    StudyError line naming the study file and Hydra's reason."""
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        yield
+    except (HydraException, OmegaConfBaseException) as e:
+        raise StudyError(f"{where(study)} does not compose: {first_line(e)}") from None
 
 
 def _compose(overrides: list[str], hydra: bool = False):
@@ -142,22 +166,23 @@ def current_hashes(study: dict, selected: dict | None = None) -> list[dict]:
 
 def stale_reasons(name: str) -> list[str]:
     """Why the committed results of ``name`` are not what its command would produce now (empty: current)."""
+    study = load_study(name)
     provenance = RESULTS / name / "provenance.json"
     if not provenance.is_file():
         return [f"experiments/results/{name} has no provenance.json"]
-    record = json.loads(provenance.read_text())
-    study = load_study(name)
+    record = read_provenance(provenance)
     missing = [p for p in selected_parts(study) if p not in (record.get("selected") or {})]
     if missing:
         return [f"provenance.json records no validation choice for {', '.join(missing)}"]
-    committed = {json.dumps(j["overrides"]): j["config_sha256"] for j in record["jobs"]}
+    committed = {json.dumps(j["overrides"]): j["config_sha256"] for j in record.get("jobs", [])}
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
     try:  # the recorded choices against today's configs: a key they set may have moved or gone
         now = {json.dumps(j["overrides"]): j["config_sha256"] for j in current_hashes(study, record.get("selected"))}
     except (HydraException, OmegaConfBaseException) as e:
-        current_hashes(study)  # the study's own jobs without the choices: a failure there is the study's own
+        with composing(study):  # the study's jobs without the choices: a failure there is its own
+            current_hashes(study)
         return [f"the recorded choices {record.get('selected')} no longer compose: {str(e).splitlines()[0]}"]
     held_out, was = study.get("held_out") or {}, record.get("held_out") or {}
     reasons = [f"held_out is now {held_out}, was {was}"] if held_out != was else []
@@ -165,6 +190,24 @@ def stale_reasons(name: str) -> list[str]:
     reasons += [f"job {k} is new" for k in now if k not in committed]
     reasons += [f"job {k} now composes another config" for k in now if k in committed and now[k] != committed[k]]
     return reasons
+
+
+def read_provenance(path: Path) -> dict:
+    """``provenance.json``: an object whose ``jobs`` are ``{overrides, config_sha256}`` records
+    and whose ``selected`` choices are ``{part: {key: value}}`` naming none but our classes;
+    DataError naming the file otherwise."""
+    record = read_json_object(path)
+    jobs, selected = record.get("jobs", []), record.get("selected") or {}
+    shaped = isinstance(jobs, list) and all(
+        isinstance(j, dict) and isinstance(j.get("overrides"), list) and "config_sha256" in j
+        for j in jobs)
+    if not shaped:
+        raise DataError(f"{path}: jobs must be a list of {{overrides: [...], config_sha256: ...}}")
+    if not isinstance(selected, dict) or not all(isinstance(c, dict) for c in selected.values()):
+        raise DataError(f"{path}: selected must be a mapping of part: {{key: value}}")
+    check_overrides([f"{k}={v}" for chosen in selected.values() for k, v in chosen.items()], path)
+    check_overrides([o for j in jobs for o in j["overrides"]], path)
+    return record
 
 
 def machine() -> dict:
@@ -220,24 +263,34 @@ def make_corpora(study: dict) -> list[dict]:
         root, arguments = ROOT / folder, [str(a) for a in arguments]
         stamp = root / "corpus_arguments.json"  # what made the folder, written once it is complete
         command = ["python", "-m", "cnnlstm.data.synthesize", arguments[0], folder, *arguments[1:]]
-        reused = stamp.is_file() and json.loads(stamp.read_text()) == arguments
+        reused = stamped(stamp) == arguments
         if not reused:
             stamp.unlink(missing_ok=True)
             print("+", " ".join(command), flush=True)
             subprocess.run([sys.executable, *command[1:], *(["--overwrite"] if root.exists() else [])],
                            cwd=ROOT, check=True)
-            stamp.write_text(json.dumps(arguments) + "\n")
+            write_atomic(stamp, (json.dumps(arguments) + "\n").encode())
         digest = hashlib.sha256((root / "synthesis.json").read_bytes()).hexdigest()
         records.append({"dir": folder, "command": " ".join(command), "synthesis_sha256": digest, "reused": reused})
     return records
 
 
+def stamped(stamp: Path) -> object:
+    """The maker arguments recorded in a corpus's ``corpus_arguments.json`` (None when absent or
+    unreadable: the corpus is then made again, as for other arguments)."""
+    try:
+        return json.loads(read_text(stamp)) if stamp.is_file() else None
+    except (DataError, ValueError):
+        return None
+
+
 def finished_selection(sweep_dir: Path, expected: list[list[str]]) -> bool:
     """Whether ``sweep_dir`` holds every expected selection job (its overrides, plus any extra
-    ones the command line added), each finished."""
+    ones the command line added), each finished; a job whose overrides cannot be read, or name
+    foreign code, is refused in one line naming its ``overrides.yaml``."""
     if not sweep_dir.is_dir():
         return False
-    found = [set(yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text()))
+    found = [set(read_trusted_overrides(job / ".hydra" / "overrides.yaml"))
              for job in sweep_dir.iterdir() if (job / "metrics.json").is_file() and (job / ".hydra").is_dir()]
     return all(any(set(job) <= done for done in found) for job in expected)
 
@@ -250,9 +303,10 @@ def reproduce(name: str, extra: list[str] | None = None, reuse_selection: bool =
     from cnnlstm.experiments.summarize import summarize
 
     study, start, commit = load_study(name), time.time(), git_commit()  # before anything is rewritten
-    check_selection(study)
-    check_held_out(study)
-    study_jobs(study)  # fails early on a study that does not compose
+    with composing(study):  # fails early on a study that does not compose
+        check_selection(study)
+        check_held_out(study)
+        study_jobs(study)
     sweep_root, select_root = ROOT / "multirun" / name, ROOT / "multirun" / f"{name}-select"
     corpora = make_corpora(study)
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -279,19 +333,18 @@ def reproduce(name: str, extra: list[str] | None = None, reuse_selection: bool =
     chosen_keys = tuple(dict.fromkeys(k for part in selected for k in selected[part]))  # a choice, not a factor
     summarize(sweep_root, options.get("metric"), options.get("baseline"), chosen_keys)
     out = RESULTS / name
-    out.mkdir(parents=True, exist_ok=True)
     for file in ("summary.md", "summary.csv", "summary.png"):
         if (sweep_root / file).exists():
-            shutil.copy(sweep_root / file, out / file)
+            write_atomic(out / file, (sweep_root / file).read_bytes())
     if choices:
-        (out / "selection.md").write_text(selection_table(choices))
+        write_atomic(out / "selection.md", selection_table(choices).encode())
     provenance = commit | {
         "study": name, "command": f"python -m cnnlstm.experiments.reproduce {name}",
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "machine": machine(),
         "wall_seconds": round(time.time() - start, 1), "extra_overrides": extra or [],
         "corpora": corpora, "held_out": study.get("held_out") or {}, "selected": selected,
         "reused_selection": reused, "jobs": current_hashes(study, selected)}
-    (out / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n")
+    write_atomic(out / "provenance.json", (json.dumps(provenance, indent=2) + "\n").encode())
     return out
 
 

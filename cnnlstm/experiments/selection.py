@@ -13,14 +13,24 @@ A knob that only some parts have (an LSTM's init, which a frame DNN lacks) goes 
 ``select.part_grids: {<part>: {key: values}}``, added to that part's share of ``grid``. The budget
 stays equal because :func:`check_equal_budget` requires every selected part's grid to hold the same number
 of points: a baseline without the knob is given one of its own of the same size (e.g. its dropout).
+
+The selection jobs' records are read back from disk and decide what the final jobs are launched
+with, so they are untrusted: a record that cannot be read, whose overrides name a ``_target_``
+outside this package, or whose grid point is not one of the study's grid values is refused in one
+line naming the file; a chosen value is therefore always one the (checked) study itself lists.
 """
 
-import json
 import math
 from collections import defaultdict
 from pathlib import Path
 
-import yaml
+from cnnlstm.errors import DataError
+from cnnlstm.experiments.records import (
+    read_json_object,
+    read_mapping,
+    read_trusted_overrides,
+    split_override,
+)
 
 
 def selection_arguments(grid: dict[str, list], overrides: list[str]) -> list[str]:
@@ -54,28 +64,47 @@ def check_equal_budget(select: dict, parts: list[str]) -> None:
                        "tuning budget, so give each part's part_grids entry as many points")
 
 
-def _job_record(job: Path, keys: list[str]) -> tuple[tuple, float, str] | None:
+def _job_record(job: Path, grid: dict[str, list]) -> tuple[tuple, float, str] | None:
     """(grid point, validation score, "best/<monitor> (<mode>)") of one finished selection job;
     None if it failed."""
     metrics_file = job / "metrics.json"
     if not metrics_file.is_file():
         return None
-    config = yaml.safe_load((job / ".hydra" / "config.yaml").read_text())
-    given = dict(o.split("=", 1) for o in yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text()))
-    trainer = config["trainer"]
-    score = json.loads(metrics_file.read_text()).get(f"best/{trainer['monitor']}")
-    if score is None or not math.isfinite(score):
+    point = grid_point(job / ".hydra" / "overrides.yaml", grid)
+    monitor, mode = _objective(job / ".hydra" / "config.yaml")
+    score = read_json_object(metrics_file).get(f"best/{monitor}")
+    if not isinstance(score, (int, float)) or isinstance(score, bool) or not math.isfinite(score):
         return None
-    return tuple(given[k] for k in keys), float(score), f"best/{trainer['monitor']} ({trainer['monitor_mode']})"
+    return point, float(score), f"best/{monitor} ({mode})"
 
 
-def grid_scores(sweep_dir: Path, keys: list[str]) -> tuple[dict[tuple, list[float]], str]:
+def grid_point(path: Path, grid: dict[str, list]) -> tuple:
+    """The job's value of each grid key, read from its ``overrides.yaml``; DataError naming the
+    file when a key is missing or its value is not one of the grid's (it would be launched)."""
+    given = dict(split_override(o) for o in read_trusted_overrides(path))
+    for key, values in grid.items():
+        if given.get(key) not in [str(v) for v in values]:
+            raise DataError(f"{path}: {key}={given.get(key)} is not a value of the study's grid "
+                            f"{key}: {list(values)} (a job of another sweep?)")
+    return tuple(given[key] for key in grid)
+
+
+def _objective(path: Path) -> tuple[str, str]:
+    """``(trainer.monitor, trainer.monitor_mode)`` of a job's ``config.yaml`` (DataError: none)."""
+    trainer = read_mapping(path).get("trainer")
+    if not isinstance(trainer, dict) or not all(isinstance(trainer.get(k), str)
+                                                for k in ("monitor", "monitor_mode")):
+        raise DataError(f"{path}: expected trainer.monitor and trainer.monitor_mode")
+    return trainer["monitor"], trainer["monitor_mode"]
+
+
+def grid_scores(sweep_dir: Path, grid: dict[str, list]) -> tuple[dict[tuple, list[float]], str]:
     """Validation scores of each grid point (one per seed or fold) and the objective, e.g.
     ``best/val/acc (max)``: the jobs must agree on it."""
     scores: dict[tuple, list[float]] = defaultdict(list)
     modes = set()
     for job in sorted(p for p in sweep_dir.iterdir() if p.is_dir() and (p / ".hydra").is_dir()):
-        record = _job_record(job, keys)
+        record = _job_record(job, grid)
         if record is not None:
             scores[record[0]].append(record[1])
             modes.add(record[2])
@@ -93,7 +122,7 @@ def choose(sweep_dir: Path, grid: dict[str, list]) -> tuple[dict[str, str], dict
     A grid point with a failed job is scored by its finished ones; one with none is not chosen.
     """
     keys = list(grid)
-    scores, objective = grid_scores(sweep_dir, keys)
+    scores, objective = grid_scores(sweep_dir, grid)
     sign = 1 if objective.endswith("(max)") else -1
     best = max(scores, key=lambda point: (sign * sum(scores[point]) / len(scores[point]), -_order(point, grid)))
     return dict(zip(keys, best)), scores, objective
