@@ -1,6 +1,7 @@
 """The decoded-audio cache (data.cache_dir) under faults: a file in its place, writes that fail, corrupt
 or planted entries; and the data layer's atomic writer it uses (cnnlstm/data/safe_write.py)."""
 
+import os
 import resource
 import signal
 
@@ -64,7 +65,8 @@ def pickled(path):
     lambda p: np.save(p, np.arange(16000, dtype=np.int16)),
     lambda p: np.save(p, np.full(16000, np.nan, np.float32)),
     lambda p: np.save(p, np.zeros((2, 8000), np.float32)),
-], ids=["garbage", "pickle", "int16", "nan", "2d"])
+    os.mkfifo,  # opening it for reading would block forever
+], ids=["garbage", "pickle", "int16", "nan", "2d", "fifo"])
 def test_a_corrupt_entry_is_named_decoded_again_and_replaced(tmp_path, clip, caplog, plant):
     read = reader(tmp_path / "cache")
     entry = read._cache_path(clip)
@@ -139,3 +141,13 @@ def test_write_atomic_replaces_and_cleans_up(tmp_path, monkeypatch):
         write_atomic(target, b"three")
     assert target.read_bytes() == b"one" and sorted(p.name for p in tmp_path.iterdir()) == [
         "f.bin", "link.bin", "other.bin"]
+
+
+def test_a_folder_in_place_of_an_entry_is_one_line_with_advice(tmp_path, clip):
+    read = reader(tmp_path / "cache")
+    entry = read._cache_path(clip)
+    entry.mkdir()
+    with pytest.raises(CacheError, match=rf"^cannot write decoded-audio cache entry {entry}: Is a directory "
+                                         r"\(data.cache_dir: free space, delete the entry"):
+        read(clip)
+    assert [p.name for p in entry.parent.iterdir()] == [entry.name]  # no .tmp left behind

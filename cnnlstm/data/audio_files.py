@@ -156,8 +156,8 @@ def load_entry(path: Path, max_samples: int | None) -> np.ndarray:
     """The samples of cache entry ``path``; ValueError saying what is wrong with a corrupt one. The
     header is read first (a memory map), so an entry claiming a huge shape allocates nothing, and
     numpy's own messages (which advise loading pickles) are not passed on."""
-    if path.is_symlink():
-        raise ValueError("a symlink, not an entry the cache wrote")
+    if path.is_symlink() or not path.is_file():  # a planted link, folder or FIFO (opening one blocks)
+        raise ValueError("not a regular file the cache wrote")
     try:
         mapped = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError):
