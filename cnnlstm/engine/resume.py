@@ -5,6 +5,7 @@ data or batch sizes that position means something else, so differences are refus
 the keys named, before anything in the run directory is rewritten.
 """
 
+import re
 import shlex
 from pathlib import Path
 
@@ -94,4 +95,16 @@ def resume_command(run_dir: Path, overrides: list[str] | None = None) -> str:
         except (OSError, yaml.YAMLError, TypeError):
             overrides = []
     keep = [o for o in overrides if not o.lstrip("+~").startswith(("hydra.run.dir=", "trainer.resume="))]
-    return " ".join(["python train.py", *map(shlex.quote, keep), shlex.quote(f"hydra.run.dir={run_dir}")])
+    run_dir_override = f"hydra.run.dir={hydra_quoted(str(run_dir))}"
+    return " ".join(["python train.py", *map(shlex.quote, [*keep, run_dir_override])])
+
+
+def hydra_quoted(value: str) -> str:
+    """``value`` as Hydra's override grammar reads it back unchanged: plain when it is only
+    path-like characters, else single-quoted with quotes, the backslashes before them and ``${``
+    escaped (a comma would otherwise make a sweep, a space or bracket a parse error)."""
+    if re.fullmatch(r"[\w./+@%~:-]+", value):
+        return value
+    escaped = re.sub(r"(\\*)'", lambda m: m.group(1) * 2 + "\\'", value)
+    escaped = re.sub(r"(\\+)$", lambda m: m.group(1) * 2, escaped).replace("${", "\\${")
+    return f"'{escaped}'"

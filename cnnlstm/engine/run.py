@@ -26,8 +26,8 @@ from cnnlstm.engine.builder import build, build_model, build_optimizer, build_sc
 from cnnlstm.engine.checkpoint import load_checkpoint, load_trained_model, load_weights, stored_config
 from cnnlstm.engine.config_keys import flatten
 from cnnlstm.engine.distributed import Distributed
-from cnnlstm.engine.hydra_callbacks import created_here, sweep_id
 from cnnlstm.engine.ema import inference_weights
+from cnnlstm.engine.hydra_callbacks import created_here, sweep_id
 from cnnlstm.engine.loggers import NullLogger
 from cnnlstm.engine.parts import TrainingParts
 from cnnlstm.engine.resume import check_same_config, command_overrides, loop_state, resume_path
@@ -166,6 +166,7 @@ def train(cfg: DictConfig, run_dir: str | Path) -> dict[str, float]:
 
 
 def _train(cfg: DictConfig, run_dir: Path, trainer: Trainer, dist: Distributed) -> dict[str, float]:
+    refuse_linked_folders(run_dir)
     data, task, model = build_parts(cfg, trainer.device, dist.rank, dist.world_size)
     config = OmegaConf.to_container(cfg, resolve=True)
     n_batches = check_trainable(cfg, data, task, trainer)
@@ -264,8 +265,6 @@ def make_room(run_dir: Path, overwrite: bool) -> None:
                           "or pass trainer.overwrite=true to move them to replaced/")
     aside = run_dir / "replaced" / f"{time.strftime('%Y-%m-%d_%H-%M-%S')}_{os.getpid()}"
     try:
-        if (run_dir / "replaced").is_symlink():  # the earlier results stay inside the run directory
-            raise OSError(errno.ENOTDIR, "it is a symbolic link, not a folder of this run")
         aside.mkdir(parents=True, exist_ok=False)
         for path in earlier:
             path.rename(aside / path.name)
@@ -274,6 +273,15 @@ def make_room(run_dir: Path, overwrite: bool) -> None:
                           f"({e.strerror or e}): move or remove {run_dir / 'replaced'}; nothing was "
                           "replaced") from None
     log.warning("moved the earlier run's %s to %s", ", ".join(p.name for p in earlier), aside)
+
+
+def refuse_linked_folders(run_dir: Path) -> None:
+    """The folders a run writes into must be its own: a link there would send checkpoints or
+    Hydra's record outside the run directory (files are replaced atomically, never followed)."""
+    for name in ("checkpoints", ".hydra", "replaced"):
+        if (run_dir / name).is_symlink():
+            raise ConfigError(f"{run_dir / name} is a symbolic link; a run writes only inside its own "
+                              "directory: remove the link or choose another hydra.run.dir")
 
 
 def start_run_directory(cfg: DictConfig, config: dict, run_dir: Path, model, task, data):

@@ -38,8 +38,8 @@ def holder_pid(path: Path) -> int | None:
 def run_directory_lock(run_dir: str | Path, enabled: bool = True):
     """Hold ``run_dir``'s lock for the enclosed block; refuse at once when another process holds it.
 
-    A directory this call had to create, and that holds nothing but the lock when the block fails,
-    is removed again: a refused run leaves nothing behind.
+    When the block fails, a lock file this call created is removed, and so is a directory it
+    created that then holds nothing: a refused run leaves nothing behind.
     """
     if not enabled:
         yield
@@ -48,27 +48,46 @@ def run_directory_lock(run_dir: str | Path, enabled: bool = True):
     created = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / LOCK_NAME
+    fd, new_lock = _open_lock(path)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW, 0o644)
-    except OSError as e:
-        if e.errno != errno.ELOOP:
-            raise
-        raise UserError(f"{path} is a symbolic link; a run never writes through links: remove it") from None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as e:
-            if e.errno not in (errno.EWOULDBLOCK, errno.EACCES):
-                raise
-            pid = holder_pid(path)
-            raise RunDirectoryBusy(f"{run_dir} is in use by another run (PID {pid or 'unknown'}): wait for it to "
-                                   "finish, or choose another hydra.run.dir") from None
+        _acquire(fd, path, run_dir)
         try:
             yield
         except BaseException:
-            if created and [p.name for p in run_dir.iterdir()] == [LOCK_NAME]:
-                path.unlink()
+            if new_lock:  # unlinked while held: a process that opened it meanwhile sees it is stale
+                path.unlink(missing_ok=True)
+            if created and not any(run_dir.iterdir()):
                 run_dir.rmdir()
             raise
     finally:
         os.close(fd)  # releases the lock
+
+
+def _open_lock(path: Path) -> tuple[int, bool]:
+    """The lock file's descriptor, and whether this call created it; a link there is refused."""
+    try:
+        return os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644), True
+    except FileExistsError:
+        pass
+    try:
+        return os.open(path, os.O_RDONLY | os.O_NOFOLLOW), False
+    except OSError as e:
+        if e.errno != errno.ELOOP:
+            raise
+        raise UserError(f"{path} is a symbolic link; a run never writes through links: remove it") from None
+
+
+def _acquire(fd: int, path: Path, run_dir: Path) -> None:
+    """Take the lock without waiting; refuse when another process holds it, or when the file was
+    removed in between by a run that failed (its lock no longer guards the directory)."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        stale = not path.exists() or os.fstat(fd).st_ino != os.stat(path).st_ino
+    except OSError as e:
+        if e.errno not in (errno.EWOULDBLOCK, errno.EACCES):
+            raise
+        stale = None
+    if stale is not False:
+        pid = holder_pid(path) if stale is None else None
+        raise RunDirectoryBusy(f"{run_dir} is in use by another run (PID {pid or 'unknown'}): wait for it to "
+                               "finish, or choose another hydra.run.dir")

@@ -28,7 +28,7 @@ from cnnlstm.engine.parts import TrainingParts
 from cnnlstm.engine.precision import autocast, resolve_device, resolve_precision
 from cnnlstm.engine.progress import Progress
 from cnnlstm.engine.resume import resume_command
-from cnnlstm.engine.signals import GracefulStop
+from cnnlstm.engine.signals import GracefulStop, StopNow
 from cnnlstm.engine.speedups import compile_model, enable_activation_checkpointing, to_channels_last
 from cnnlstm.engine.state import FitState, IntervalStats
 from cnnlstm.errors import ConfigError, UserError
@@ -202,7 +202,7 @@ class Trainer:
                     at_update = state.batch_in_epoch % self.accumulate == 0 or finished
                     if at_update and self.validation_due(state, total):
                         with stats.paused():
-                            self.validate(parts, task, data, stats, state)
+                            self.validate(parts, task, data, stats, state, stop)
                     if at_update and self.dist.any(stop.requested, self.device):
                         self.interrupt(stop.signum or signal.SIGTERM, parts, stats, state)
                     if self.is_finished(state, n_batches):  # the steps ran out, or validation stopped early
@@ -322,11 +322,20 @@ class Trainer:
                 task.update_metrics(metrics, task.step(model, batch), batch)
         return {f"{split}/{k}": float(v) for k, v in metrics.compute().items()}
 
-    def validate(self, parts: TrainingParts, task, data, stats: IntervalStats, state: FitState) -> None:
-        """Score the validation split, then write ``last.pt`` (and ``best.pt`` when it improved)."""
+    def validate(self, parts: TrainingParts, task, data, stats: IntervalStats, state: FitState,
+                 stop: GracefulStop | None = None) -> None:
+        """Score the validation split, then write ``last.pt`` (and ``best.pt`` when it improved).
+
+        A second stop signal during the pass (single process) cuts it short: the steps trained so
+        far are saved in ``last.pt`` at once, and this step's validation is skipped."""
         self.check_finite(stats, state)
         model = parts.inference_model
-        metrics = self.evaluate(model, task, data, "val") if data.split_size("val") else {}
+        try:
+            with stop.abortable(not self.dist.enabled) if stop else contextlib.nullcontext():
+                metrics = self.evaluate(model, task, data, "val") if data.split_size("val") else {}
+        except StopNow as e:
+            log.warning("validation at step %d cut short by a second signal", state.step)
+            self.interrupt(e.signum, parts, stats, state)
         self.logger.log_scalars(metrics, state.step)
         if metrics:
             log.info("validation at step %d: %s", state.step, " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
