@@ -6,6 +6,7 @@ resume) must refuse it in one line, touch no file, and run none of it.
 """
 
 import hashlib
+import subprocess
 import os
 from pathlib import Path
 
@@ -132,3 +133,21 @@ def test_composed_configs_of_every_model_pass_and_lists_are_searched():
     with pytest.raises(UntrustedTarget, match="model._target_='os.system'"):
         check_trusted({}, "x", ["+model._target_=os.system"])
     assert not is_trusted(None) and not is_trusted(os.system)
+
+
+def test_a_local_config_may_name_only_our_classes_unless_the_command_line_chooses(tmp_path):
+    conf = tmp_path / "conf"
+    subprocess.run(["cp", "-r", str(CONF), str(conf)], check=True)
+    (conf / "local" / "default.yaml").write_text(
+        "# @package _global_\nmodel:\n  _target_: os.system\n  command: touch ran\n")
+    train_py = tmp_path / "train.py"
+    train_py.write_text((CONF.parent / "train.py").read_text())
+    result = run_script(str(train_py), *QUICK, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    last = result.stderr.strip().splitlines()[-1]
+    assert "local/default.yaml: model._target_='os.system' is not a cnnlstm class" in last, last
+    assert not (tmp_path / "ran").exists() and not (tmp_path / "run").exists()
+    (conf / "local" / "default.yaml").write_text("# @package _global_\nmodel:\n  _target_: mypkg.Net\n")
+    chosen = run_script(str(train_py), *QUICK, "model._target_=cnnlstm.models.CNNLSTM",
+                        f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)  # the command line decides
+    assert chosen.returncode == 0, chosen.stderr[-2000:]

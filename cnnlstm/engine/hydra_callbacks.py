@@ -15,7 +15,8 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from cnnlstm.engine.atomic import write_atomic
-from cnnlstm.errors import ConfigError, UserError, first_line
+from cnnlstm.engine.trusted import check_trusted, override_targets
+from cnnlstm.errors import ConfigError, DataError, UserError, first_line
 
 SWEEP_ID = "CNNLSTM_SWEEP_ID"  # the environment variable that tells a job which sweep runs it
 _created: set[Path] = set()  # run directories this process is about to create
@@ -85,6 +86,37 @@ class OutputDirectoryGuard(Callback):
             # met here, in one line (Hydra then rewrites the same regular file)
             write_atomic(sweep_dir / "multirun.yaml", OmegaConf.to_yaml(config).encode())
         _refuse(check)
+
+
+class TrustedLocalConfig(Callback):
+    """``conf/local/`` (kept out of git, composed into every run) may name only our classes, as
+    any config the program reads from a file rather than from the command line: a ``_target_``
+    given on the command line for the same key is the user's own choice and stays allowed."""
+
+    def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        _refuse(lambda: check_local_config(config))
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        _refuse(lambda: check_local_config(config))
+
+
+def check_local_config(config: DictConfig) -> None:
+    """Refuse a foreign ``_target_`` in the chosen ``local/`` config of each primary config folder."""
+    import yaml
+
+    choice = config.hydra.runtime.choices.get("local")
+    folders = [str(s.path) for s in config.hydra.runtime.config_sources if s.schema == "file"]
+    if not choice:
+        return
+    given = {key for key, _ in override_targets(config.hydra.overrides.task)}
+    for path in [Path(folder) / "local" / f"{choice}.yaml" for folder in folders]:
+        if not path.is_file():
+            continue
+        try:
+            content = yaml.safe_load(path.read_text())
+        except (OSError, ValueError, yaml.YAMLError) as e:
+            raise DataError(f"{path} is unreadable: {first_line(e)}") from None
+        check_trusted(content, path, chosen_by_user=given)
 
 
 class FailedJobsExit(Callback):

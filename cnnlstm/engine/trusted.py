@@ -18,7 +18,7 @@ names), or :func:`trust` from Python: a choice made by the user, never by the fi
 import inspect
 import os
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from functools import cache
 
 import torch
@@ -106,11 +106,13 @@ def override_targets(overrides: Sequence[object]) -> Iterator[tuple[str, object]
             yield key, value.strip("'\"")
 
 
-def check_trusted(config: object, source: object, overrides: Sequence[object] = ()) -> None:
+def check_trusted(config: object, source: object, overrides: Sequence[object] = (),
+                  chosen_by_user: Collection[str] = ()) -> None:
     """Raise :class:`UntrustedTarget` for the first ``_target_`` in ``config`` (or ``overrides``)
-    that is not one of ours; ``source`` (the file) is named in the message."""
+    that is not one of ours, except at the keys in ``chosen_by_user`` (set on the command line);
+    ``source`` (the file) is named in the message."""
     for key, target in [*targets(config), *override_targets(overrides)]:
-        if not is_trusted(target):
+        if key not in chosen_by_user and not is_trusted(target):
             raise UntrustedTarget(
                 f"{source}: {key}={target!r} is not a cnnlstm class; a config read back from a file may "
                 f"only name this package's own classes, and nothing of it was run (if it is a class of "
