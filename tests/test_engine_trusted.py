@@ -6,8 +6,8 @@ resume) must refuse it in one line, touch no file, and run none of it.
 """
 
 import hashlib
-import subprocess
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
