@@ -55,11 +55,13 @@ def test_missing_or_empty_root(tmp_path):
 
 
 def test_fractions_leaving_no_training_images(folder):
-    with pytest.raises(DataError, match=r"data\.val_fraction=0\.95 \+ data\.test_fraction=0\.1 must be < 1"):
+    pattern = r"data\.val_fraction=0\.95 \+ data\.test_fraction=0\.1 must be < 1"
+    with pytest.raises(DataError, match=pattern):
         ImageFolder(root=str(folder), val_fraction=0.95, test_fraction=0.1)
     data = ImageFolder(root=str(folder), val_fraction=0.55, test_fraction=0.4)  # rounds to 6 + 4 of 10
-    with pytest.raises(DataError, match=r"data\.val_fraction=0\.55 and data\.test_fraction=0\.4 leave no training "
-                                        r"images: 10 images would split into val 6, test 4, train 0"):
+    pattern = (r"data\.val_fraction=0\.55 and data\.test_fraction=0\.4 leave no training "
+               r"images: 10 images would split into val 6, test 4, train 0")
+    with pytest.raises(DataError, match=pattern):
         data.setup()
 
 
@@ -69,7 +71,8 @@ def test_split_errors_are_one_line_through_the_config(folder):
     from cnnlstm.engine.builder import build
 
     cfg = compose_config("model=conv_autoencoder", "data=image_folder", f"data.root={folder}", "data.val_fraction=0.95")
-    with pytest.raises(DataError, match=r"^data\.val_fraction=0\.95 \+ data\.test_fraction=0\.1 must be < 1[^\n]*$"):
+    pattern = r"^data\.val_fraction=0\.95 \+ data\.test_fraction=0\.1 must be < 1[^\n]*$"
+    with pytest.raises(DataError, match=pattern):
         build(cfg.data, "data")
 
 
@@ -80,8 +83,9 @@ def test_images_too_small_for_ssim_are_refused_before_training(folder, tmp_path)
     from cnnlstm.errors import ConfigError
 
     cfg = compose_config("model=denoiser", "data=image_folder", f"data.root={folder}", "data.size=5", "logger=none")
-    with pytest.raises(ConfigError, match=r"^data\.size must be at least 6 pixels for the SSIM metric's 11-pixel "
-                                          r"window, got \[5, 5\]$"):
+    pattern = (r"^data\.size must be at least 6 pixels for the SSIM metric's 11-pixel "
+               r"window, got \[5, 5\]$")
+    with pytest.raises(ConfigError, match=pattern):
         train(cfg, tmp_path / "run")
     with pytest.raises(ConfigError, match=r"got \[16, 4\]$"):
         train(compose_config("model=conv_autoencoder", "data=image_folder", f"data.root={folder}", "data.size=[16,4]",
@@ -141,8 +145,9 @@ def test_a_long_thin_image_allocates_no_more_than_it_decodes(folder, monkeypatch
 def test_what_each_mode_holds_is_under_max_pixels(folder, mode, key):
     from cnnlstm.errors import ConfigError
 
-    with pytest.raises(ConfigError, match=rf"^{key} = 10000 pixels per image \(data.mode={mode}\), more than "
-                                          r"data.max_pixels=5000$"):
+    pattern = (rf"^{key} = 10000 pixels per image \(data.mode={mode}\), more than "
+               r"data.max_pixels=5000$")
+    with pytest.raises(ConfigError, match=pattern):
         ImageFolder(root=str(folder), size=100, mode=mode, max_pixels=5000)
     assert ImageFolder(root=str(folder), size=70, mode=mode, max_pixels=5000).size == (70, 70)
 
@@ -151,6 +156,7 @@ def test_a_linked_duplicate_image_is_refused(folder):
     import os
 
     os.symlink(folder / "a" / "img1.png", folder / "b" / "copy.png")
-    with pytest.raises(DataError, match=r"copy\.png is the same file as .*img1\.png \(a link\): it could land in "
-                                        "two splits"):
+    pattern = (r"copy\.png is the same file as .*img1\.png \(a link\): it could land in "
+               "two splits")
+    with pytest.raises(DataError, match=pattern):
         ImageFolder(root=str(folder), size=8).setup()

@@ -55,7 +55,8 @@ def test_files_and_class_folders_are_never_written_through_links(tmp_path):
     root = tmp_path / "tones"
     (root / "tone0").mkdir(parents=True)
     (root / "tone0" / "000.wav").symlink_to(victim)  # planted where the first file goes
-    with pytest.raises(DataError, match=rf"^cannot write {root / 'tone0' / '000.wav'}: File exists$"):
+    pattern = rf"^cannot write {root / 'tone0' / '000.wav'}: File exists$"
+    with pytest.raises(DataError, match=pattern):
         make_tone_folder(root, per_class=2)
     assert victim.read_bytes() == b"someone's recording"
     elsewhere = tmp_path / "elsewhere"
@@ -63,7 +64,8 @@ def test_files_and_class_folders_are_never_written_through_links(tmp_path):
     other = tmp_path / "other"
     other.mkdir()
     (other / "tone0").symlink_to(elsewhere)
-    with pytest.raises(DataError, match=rf"{other / 'tone0'}: a symlink or a folder outside {other}"):
+    pattern = rf"{other / 'tone0'}: a symlink or a folder outside {other}"
+    with pytest.raises(DataError, match=pattern):
         make_tone_folder(other, per_class=2)
     assert list(elsewhere.iterdir()) == []
 
@@ -75,4 +77,4 @@ def test_a_data_root_that_is_a_file_is_one_line(tmp_path):
     (tmp_path / "tones").write_text("not a folder")
     with pytest.raises(DataError, match=r"data\.root=.*tones exists and is not a folder"):
         tone_folder_data(str(tmp_path / "tones"))
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder

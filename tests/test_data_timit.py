@@ -127,13 +127,17 @@ def test_fer_is_scored_on_the_folded_phones(tree):
     (lambda wav, phn: phn.write_text("0 900 h#\n900 1000 xx\n"), r"line 2: unknown phone 'xx'"),
     (lambda wav, phn: phn.unlink(), "no .PHN transcription beside it"),
     # digits of other scripts: int() reads '١٢٠٠' as 1200 and refuses '²' although '²'.isdigit()
-    (lambda wav, phn: phn.write_text("0 900 h#\n900 \u0661\u0662\u0660\u0660 sh\n", encoding="utf-8"),
+    (lambda wav, phn: phn.write_text("0 900 h#\n900 \u0661\u0662\u0660\u0660 sh\n", "utf-8"),
      r"line 2: expected 'start_sample end_sample phone', got '900 \u0661\u0662\u0660\u0660 sh'"),
-    (lambda wav, phn: phn.write_text("0 900 h#\n900 1\u00b2 sh\n", encoding="utf-8"), r"line 2: expected 'start_sample"),
-    (lambda wav, phn: phn.write_text("0 900 h#\n900 " + "9" * 5000 + " sh\n"), r"line 2: expected 'start_sample"),
-    (lambda wav, phn: phn.write_bytes(b"0 900 h#\n900 1000 \xe9h\n"), r"line 2: not UTF-8 text \(byte 0xe9\)"),
-    (lambda wav, phn: soundfile.write(wav, np.zeros(4000, np.float32), 8000, format="NIST", subtype="PCM_16"),
-     r"sample rate 8000 Hz, expected data.sample_rate=16000 \(convert it, or set data.sample_rate=8000 if every"),
+    (lambda wav, phn: phn.write_text("0 900 h#\n900 1\u00b2 sh\n", "utf-8"),
+     r"line 2: expected 'start_sample"),
+    (lambda wav, phn: phn.write_text("0 900 h#\n900 " + "9" * 5000 + " sh\n"),
+     r"line 2: expected 'start_sample"),
+    (lambda wav, phn: phn.write_bytes(b"0 900 h#\n900 1000 \xe9h\n"),
+     r"line 2: not UTF-8 text \(byte 0xe9\)"),
+    (lambda wav, phn: soundfile.write(wav, np.zeros(4000, np.float32), 8000, format="NIST"),
+     r"sample rate 8000 Hz, expected data.sample_rate=16000 \(convert it, or set "
+     r"data.sample_rate=8000 if every"),
     (lambda wav, phn: soundfile.write(wav, np.zeros(16000 * 61, np.float32), 16000, format="FLAC"),
      r"61.0 s long, more than data.max_seconds=60 \(raise it for longer recordings\)"),
 ])
@@ -168,7 +172,8 @@ def test_train_py_on_the_miniature_writes_the_frame_error_rate(tree, tmp_path):
 def test_splits_never_share_a_speaker_whatever_test_holds(tmp_path, test_speakers, val, test):
     root = make_timit(tmp_path, test_speakers=test_speakers, utterances=("SI1",))
     data = TIMIT(str(root), num_workers=0, val_fraction=0.25)
-    speakers = {split: {a.split("/")[-2] for a, _ in data.items[split]} for split in ("train", "val", "test")}
+    speakers = {split: {a.split("/")[-2] for a, _ in data.items[split]}
+                for split in ("train", "val", "test")}
     assert speakers["test"] == test and len(speakers["val"]) == (len(val) if val else 1)
     assert val is None or speakers["val"] == val
     assert not (speakers["train"] & speakers["val"] or speakers["train"] & speakers["test"]
@@ -176,14 +181,17 @@ def test_splits_never_share_a_speaker_whatever_test_holds(tmp_path, test_speaker
 
 
 def test_a_speaker_in_train_and_test_is_an_error_naming_it(tmp_path):
-    root = make_timit(tmp_path, test_speakers=("MDAB0", "FCJF0"), utterances=("SI1",))  # FCJF0 also trains
-    with pytest.raises(DataError, match=r"speaker FCJF0 is in two splits: TRAIN/ \(.*TRAIN/DR1/FCJF0/SI1.WAV\) "
-                                        r"and TEST/ \(.*TEST/DR1/FCJF0/SI1.WAV\)"):
+    # FCJF0 also trains
+    root = make_timit(tmp_path, test_speakers=("MDAB0", "FCJF0"), utterances=("SI1",))
+    pattern = (r"speaker FCJF0 is in two splits: TRAIN/ \(.*TRAIN/DR1/FCJF0/SI1.WAV\) "
+               r"and TEST/ \(.*TEST/DR1/FCJF0/SI1.WAV\)")
+    with pytest.raises(DataError, match=pattern):
         TIMIT(str(root), num_workers=0)
 
 
 def test_an_empty_test_split_is_an_error(tmp_path):
     root = make_timit(tmp_path, test_speakers=(), utterances=("SI1",))
     (root / "TEST").mkdir()
-    with pytest.raises(DataError, match=r"no usable TEST utterances .*: the test split would be empty"):
+    pattern = r"no usable TEST utterances .*: the test split would be empty"
+    with pytest.raises(DataError, match=pattern):
         TIMIT(str(root), num_workers=0)

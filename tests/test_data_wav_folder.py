@@ -52,7 +52,8 @@ def test_bad_file_is_named_or_skipped(tones, damage, match):
 def test_list_naming_a_missing_file(tones, caplog):
     with open(tones / "testing_list.txt", "a") as f:
         f.write("tone0/missing.wav\n")
-    with pytest.raises(DataError, match="testing_list.txt: line 4: names missing file tone0/missing.wav"):
+    pattern = "testing_list.txt: line 4: names missing file tone0/missing.wav"
+    with pytest.raises(DataError, match=pattern):
         WavFolder(tones, sample_rate=8000)
     data = WavFolder(tones, sample_rate=8000, skip_bad=True)
     assert data.split_size("test") == 3
@@ -76,7 +77,8 @@ def test_root_errors(tmp_path):
 
 
 def test_length_shorter_than_one_window_is_refused(tones):
-    with pytest.raises(ConfigError, match=r"length=100 samples is shorter than data.min_samples=400.*window"):
+    pattern = r"length=100 samples is shorter than data.min_samples=400.*window"
+    with pytest.raises(ConfigError, match=pattern):
         WavFolder(tones, sample_rate=8000, length=100)
     assert WavFolder(tones, sample_rate=8000, length=400).split_size("train") > 0
 
@@ -87,7 +89,8 @@ def test_length_error_names_the_config_key(tones):
     from cnnlstm.engine.builder import build
 
     cfg = compose_config("model=cldnn_streaming", "data=wav_folder", f"data.root={tones}", "data.length=100")
-    with pytest.raises(ConfigError, match=r"^data\.length=100 samples .*data\.min_samples=400") as error:
+    pattern = r"^data\.length=100 samples .*data\.min_samples=400"
+    with pytest.raises(ConfigError, match=pattern) as error:
         build(cfg.data, "data")
     assert "\n" not in str(error.value)
 
@@ -101,10 +104,14 @@ def test_a_file_longer_than_max_seconds_is_refused_from_its_header(tones, monkey
     soundfile.write(long, np.zeros(8000 * 600, np.float32), 8000, format="FLAC")
     assert long.stat().st_size < 100_000
     read_segment = audio_files.read_segment
-    monkeypatch.setattr(audio_files, "read_segment", lambda path, *a: read_segment(path, *a) if path != long
-                        else pytest.fail("decoded before its length was checked"))
-    with pytest.raises(DataError, match=rf"^{long}: 600.0 s long, more than data.max_seconds=60 \(raise it"):
+    def checked_first(path, *args):
+        assert path != long, "decoded before its length was checked"
+        return read_segment(path, *args)
+
+    monkeypatch.setattr(audio_files, "read_segment", checked_first)
+    pattern = rf"^{long}: 600.0 s long, more than data.max_seconds=60 \(raise it"
+    with pytest.raises(DataError, match=pattern):
         WavFolder(tones, sample_rate=8000)
     data = WavFolder(tones, sample_rate=8000, skip_bad=True)
     assert len(data.skipped) == 1 and int(data.tensors["train"][1].max()) <= 8000
-    assert audio_files.header_length(long, 8000, False, 400, max_seconds=700.0) == 8000 * 600  # a raised limit
+    assert audio_files.header_length(long, 8000, False, 400, max_seconds=700.0) == 8000 * 600

@@ -56,10 +56,10 @@ class SkipBad:
 
 def header_length(path: Path, sample_rate: int, resample: bool | None, min_samples: int,
                   max_seconds: float | None = None, min_key: str = "data.min_samples") -> int:
-    """Samples of ``path`` at ``sample_rate`` read from its header; DataError naming the file if the
-    header is unreadable, or the file is empty, too short (``min_key``: the key setting
+    """Samples of ``path`` at ``sample_rate`` read from its header; DataError naming the file if
+    the header is unreadable, or the file is empty, too short (``min_key``: the key setting
     ``min_samples``), longer than ``max_seconds`` (what it would decode to, whatever its size on
-    disk), or at another rate (without ``resample``; None: the source has no ``data.resample``)."""
+    disk), or at another rate (without ``resample``; None: the source has no data.resample)."""
     import soundfile
 
     try:
@@ -70,8 +70,8 @@ def header_length(path: Path, sample_rate: int, resample: bool | None, min_sampl
     if frames <= 0 or rate <= 0:
         raise DataError(f"{path}: empty audio file ({frames} samples at {rate} Hz)")
     if max_seconds is not None and frames > max_seconds * rate:
-        raise DataError(f"{path}: {frames / rate:.1f} s long, more than data.max_seconds={max_seconds:g} "
-                        "(raise it for longer recordings)")
+        raise DataError(f"{path}: {frames / rate:.1f} s long, more than "
+                        f"data.max_seconds={max_seconds:g} (raise it for longer recordings)")
     if rate != sample_rate:
         if not resample:
             raise DataError(f"{path}: sample rate {rate} Hz, expected data.sample_rate={sample_rate} "
@@ -118,12 +118,14 @@ def read_segment(path: Path, start: int = 0, frames: int = -1) -> tuple[np.ndarr
 
 def read_wav(path: Path, sample_rate: int, resample: bool | None, min_samples: int,
              max_seconds: float | None = None) -> np.ndarray:
-    """Mono float32 samples of ``path`` at ``sample_rate``; DataError naming the file if unusable:
-    missing, or failing :func:`header_length`'s checks, undecodable, or holding NaN or infinite samples.
-    Decoding reads the frames the header announced (checked against ``max_seconds``), no more."""
+    """Mono float32 samples of ``path`` at ``sample_rate``; DataError naming the file if
+    unusable: missing, or failing :func:`header_length`'s checks, undecodable, or holding NaN or
+    infinite samples. Decoding reads the frames the header announced (checked against
+    ``max_seconds``), no more."""
     if not Path(path).is_file():
         raise DataError(f"{path}: no such file")
-    header_length(path, sample_rate, resample, min_samples, max_seconds)  # readable, long enough, at the rate
+    # readable, not empty, neither too short nor too long, at the rate
+    header_length(path, sample_rate, resample, min_samples, max_seconds)
     audio, rate = read_segment(path)
     if not np.isfinite(audio).all():
         raise DataError(f"{path}: {int((~np.isfinite(audio)).sum())} samples are NaN or infinite")
@@ -148,7 +150,8 @@ def cache_folder(folder: Path) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise CacheError(f"data.cache_dir={folder}: cannot create it ({e.strerror or type(e).__name__})") from None
+        reason = e.strerror or type(e).__name__
+        raise CacheError(f"data.cache_dir={folder}: cannot create it ({reason})") from None
     return folder
 
 
@@ -156,7 +159,7 @@ def load_entry(path: Path, max_samples: int | None) -> np.ndarray:
     """The samples of cache entry ``path``; ValueError saying what is wrong with a corrupt one. The
     header is read first (a memory map), so an entry claiming a huge shape allocates nothing, and
     numpy's own messages (which advise loading pickles) are not passed on."""
-    if path.is_symlink() or not path.is_file():  # a planted link, folder or FIFO (opening one blocks)
+    if path.is_symlink() or not path.is_file():  # a planted link, folder or FIFO (which blocks)
         raise ValueError("not a regular file the cache wrote")
     try:
         mapped = np.load(path, mmap_mode="r", allow_pickle=False)
@@ -206,11 +209,13 @@ class AudioReader:
         """The entry's samples; None when absent or corrupt (then named in a warning)."""
         if not cached.exists() and not cached.is_symlink():
             return None
-        limit = None if self.max_seconds is None else math.floor(self.max_seconds * self.sample_rate)
+        seconds = self.max_seconds
+        limit = None if seconds is None else math.floor(seconds * self.sample_rate)
         try:
             return load_entry(cached, limit)
         except ValueError as e:
-            log.warning("%s: corrupt decoded-audio cache entry of %s (%s): decoding it again", cached, path, e)
+            log.warning("%s: corrupt decoded-audio cache entry of %s (%s): decoding it again",
+                        cached, path, e)
             return None
 
     def _store(self, cached: Path, audio: np.ndarray) -> None:
@@ -219,7 +224,8 @@ class AudioReader:
         try:
             write_atomic(cached, buffer.getvalue(), "decoded-audio cache entry")
         except DataError as e:
-            raise CacheError(f"{e} (data.cache_dir: free space, delete the entry, or set data.cache_dir=null)") from None
+            advice = "data.cache_dir: free space, delete the entry, or set data.cache_dir=null"
+            raise CacheError(f"{e} ({advice})") from None
 
     def __call__(self, path: Path) -> np.ndarray:
         if self.cache_dir is None or not path.is_file():  # read_wav names a missing file

@@ -134,7 +134,7 @@ class AudioStream(SkipBad, ABC):
             try:
                 samples.append(self.load(split, i, epoch))
             except DataError as e:
-                if not self.skip_bad or isinstance(e, CacheError):  # the cache's fault, not the clip's
+                if not self.skip_bad or isinstance(e, CacheError):  # not the clip's fault
                     return {"error": str(e)}
                 skipped.append(str(e))
         if not samples:

@@ -22,8 +22,8 @@ def unique_files(files: list[Path]) -> list[Path]:
         stat = path.stat()
         first = seen.setdefault((stat.st_dev, stat.st_ino), path)
         if first != path:
-            raise DataError(f"{path} is the same file as {first} (a link): it could land in two splits; "
-                            "remove one of them")
+            raise DataError(f"{path} is the same file as {first} (a link): it could land in two "
+                            "splits; remove one of them")
     return files
 
 
@@ -76,11 +76,13 @@ class ImageFolder(RestorationData):
         """ConfigError when each image as held (``size`` resized, or the ``load_size`` square that
         crops are cut from) would exceed ``max_pixels``: the limit is on what is produced, not only
         on what a file decodes to."""
-        h, w = self.size if self.mode == "resize" else (self.load_size, self.load_size)
+        if self.mode == "resize":
+            (h, w), key, value = self.size, "size", list(self.size)
+        else:
+            (h, w), key, value = (self.load_size, self.load_size), "load_size", self.load_size
         if h * w > self.max_pixels:
-            key, value = ("size", list(self.size)) if self.mode == "resize" else ("load_size", self.load_size)
-            raise ConfigError(f"{key}={value} makes {h}x{w} = {h * w} pixels per image "
-                              f"(data.mode={self.mode}), more than data.max_pixels={self.max_pixels}")
+            raise ConfigError(f"{key}={value} makes {h}x{w} = {h * w} pixels per image (data.mode="
+                              f"{self.mode}), more than data.max_pixels={self.max_pixels}")
 
     def split_sizes(self, n: int) -> list[int]:
         """``[val, test, train]`` sizes of ``n`` images (a non-zero fraction holds out at least one);

@@ -16,7 +16,7 @@ def image_files(folder: Path) -> list[Path]:
 
 
 def centre_square(width: int, height: int) -> tuple[int, int, int, int]:
-    """The box ``(left, top, right, bottom)`` of the largest centred square of a ``width x height`` image."""
+    """The box ``(left, top, right, bottom)`` of the largest centred square of an image."""
     side = min(width, height)
     left, top = (width - side) // 2, (height - side) // 2
     return left, top, left + side, top + side

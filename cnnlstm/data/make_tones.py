@@ -73,17 +73,19 @@ def tone_folder_data(root: str = "data/tones", files_per_class: PositiveInt = 20
     if path.is_dir():
         return WavFolder(str(path), **wav_folder)
     if path.exists() or path.is_symlink():
-        raise DataError(f"data.root={path} exists and is not a folder (a file or a broken symlink): "
-                        "remove it or choose another data.root")
+        raise DataError(f"data.root={path} exists and is not a folder (a file or a broken "
+                        "symlink): remove it or choose another data.root")
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
-        make_tone_folder(tmp, files_per_class, sample_rate=wav_folder.get("sample_rate", 16000), seed=seed)
+        rate = wav_folder.get("sample_rate", 16000)
+        make_tone_folder(tmp, files_per_class, sample_rate=rate, seed=seed)
         tmp.rename(path)
     except OSError as e:
         if not path.is_dir():  # not another job's folder renamed into place first
-            raise DataError(f"cannot write the tone folder data.root={path}: {e.strerror or e}") from None
+            reason = e.strerror or e
+            raise DataError(f"cannot write the tone folder data.root={path}: {reason}") from None
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -109,7 +111,8 @@ def main(argv: list[str]) -> int:
                         help="WAV files per class (default 20)")
     args = parser.parse_args(argv)
     if args.dir.is_symlink():
-        parser.error(f"DIR {args.dir} is a symlink: name the folder itself (nothing is written through a link)")
+        parser.error(f"DIR {args.dir} is a symlink: name the folder itself "
+                     "(nothing is written through a link)")
     if args.dir.exists() and (not args.dir.is_dir() or any(args.dir.iterdir())):
         parser.error(f"DIR {args.dir} already exists and is not an empty folder: choose a new one")
     try:

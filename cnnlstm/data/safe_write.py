@@ -60,5 +60,6 @@ def own_folder(folder: Path, inside: Path) -> Path:
     except OSError as e:
         raise write_error(e, folder, "folder") from None
     if folder.is_symlink() or not folder.resolve().is_relative_to(inside.resolve()):
-        raise DataError(f"{folder}: a symlink or a folder outside {inside}; refusing to write into it")
+        raise DataError(f"{folder}: a symlink or a folder outside {inside}; "
+                        "refusing to write into it")
     return folder

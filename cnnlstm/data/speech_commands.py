@@ -22,7 +22,13 @@ from cnnlstm.arguments import (
     checked,
     within,
 )
-from cnnlstm.data.audio_files import AudioReader, check_finite, data_root, header_length, read_segment
+from cnnlstm.data.audio_files import (
+    AudioReader,
+    check_finite,
+    data_root,
+    header_length,
+    read_segment,
+)
 from cnnlstm.data.audio_stream import AudioStream, Sample
 from cnnlstm.data.counter_rng import split_seed, uniform
 from cnnlstm.data.splits import class_names, split_files
@@ -36,7 +42,7 @@ SpeedPerturb = Annotated[float, within(0, 0.5, high_open=True)]  # speeds in 1 +
 
 
 def distinct(words: Sequence[str]) -> Sequence[str]:
-    """``words`` if no word is listed twice (``[yes, yes]`` would make two classes of one folder)."""
+    """``words`` if no word is listed twice (``[yes, yes]``: two classes of one folder)."""
     seen: set[str] = set()
     for word in words:
         if word in seen:
@@ -113,7 +119,8 @@ class SpeechCommands(AudioStream):
         self.noise = self._noise_files(needed=task == "12class" or noise_prob > 0)
         self.files: dict[str, list[str]] = {}
         self.labels: dict[str, np.ndarray] = {}
-        for split, names in split_files(self.root, found, self.bad).items():  # checked lists, no overlap
+        splits = split_files(self.root, found, self.bad)  # checked lists, no overlap
+        for split, names in splits.items():
             self._build(split, names, set(words), silence_fraction, unknown_fraction)
         self.finish_scan()
         self.require_training("training clips")
@@ -131,9 +138,10 @@ class SpeechCommands(AudioStream):
             raise DataError(f"{folder}: no such folder of .wav files, needed for data.task=12class (silence clips) "
                             "and data.noise_prob > 0 (noise mixing); add it or set data.task=all35 data.noise_prob=0")
         noise = []
-        for path in paths:  # checked whole now (in blocks): NaN noise would only show as a diverged loss
+        for path in paths:  # checked whole (in blocks): NaN noise would show as a diverged loss
             try:
-                samples = header_length(path, self.sample_rate, None, self.length, min_key="data.length")
+                samples = header_length(path, self.sample_rate, None, self.length,
+                                        min_key="data.length")
                 check_finite(path)
             except DataError as e:
                 self.bad(str(e))
@@ -161,17 +169,20 @@ class SpeechCommands(AudioStream):
         self.lengths[split] = np.full(len(kept), self.length, dtype=np.int64)
 
     def _require_every_class(self) -> None:
-        """DataError naming a word class left without training clips (all held out or skipped): the
-        model would have an output it never learns. ``_silence_``/``_unknown_`` follow their fractions."""
+        """DataError naming a word class left without training clips (all held out or skipped):
+        the model would have an output it never learns (``_silence_``/``_unknown_`` follow their
+        fractions)."""
         words = self.classes[2:] if self.task == "12class" else self.classes
         present = {self.classes[k] for k in set(self.labels["train"].tolist())}
         missing = [w for w in words if w not in present]
         if missing:
-            raise DataError(f"{self.root / missing[0]}: word {missing[0]!r} has no usable training clip")
+            raise DataError(f"{self.root / missing[0]}: word {missing[0]!r} has no usable "
+                            "training clip")
 
     def _usable(self, name: str) -> bool:
         try:
-            header_length(self.root / name, self.sample_rate, self.resample, self.min_samples, self.max_seconds)
+            header_length(self.root / name, self.sample_rate, self.resample, self.min_samples,
+                          self.max_seconds)
             return True
         except DataError as e:
             self.bad(str(e))

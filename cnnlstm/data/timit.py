@@ -33,9 +33,9 @@ PHN = tuple[np.ndarray, np.ndarray, list[str]]  # start samples, end samples, ph
 
 
 def sample_number(text: str) -> int | None:
-    """``text`` as a sample number if it is plain ASCII digits (at most 12); None otherwise. Python's
-    ``int()`` also takes other scripts' digits ('١٢' is 12) and refuses some ``isdigit()`` strings
-    ('²'), so neither is trusted with a transcription."""
+    """``text`` as a sample number if it is plain ASCII digits (at most 12); None otherwise.
+    Python's ``int()`` also takes other scripts' digits ('١٢' is 12) and refuses some
+    ``isdigit()`` strings ('²'), so neither is trusted with a transcription."""
     if 0 < len(text) <= 12 and text.isascii() and text.isdigit():
         return int(text)
     return None
@@ -98,7 +98,8 @@ def find_utterances(root: Path, part: str, include_sa: bool) -> list[tuple[str, 
     return [found[k] for k in sorted(found)]
 
 
-def split_speakers(train: set[str], test: set[str], val_fraction: float, seed: int) -> dict[str, set[str]]:
+def split_speakers(train: set[str], test: set[str], val_fraction: float,
+                   seed: int) -> dict[str, set[str]]:
     """Speakers of each split, disjoint whatever mix of standard speakers ``TEST/`` holds.
 
     Test: the core test speakers in ``TEST/`` if any, else ``TEST/`` less its development speakers,
@@ -109,7 +110,8 @@ def split_speakers(train: set[str], test: set[str], val_fraction: float, seed: i
     val = (test & DEV) - tested
     if not val:
         names = sorted(train)
-        val = set(np.random.default_rng(seed).permutation(names)[:round(val_fraction * len(names))].tolist())
+        shuffled = np.random.default_rng(seed).permutation(names)
+        val = set(shuffled[:round(val_fraction * len(names))].tolist())
     return {"train": train - val, "val": val, "test": tested}
 
 
@@ -172,22 +174,21 @@ class TIMIT(AudioStream):
         self.finish_scan()
         self.require_training("TRAIN utterances (TRAIN/DR*/<speaker>/<utt>.WAV with .PHN)")
         if self.split_size("test") == 0:
-            raise DataError(f"data.root={self.root}: no usable TEST utterances (TEST/DR*/<speaker>/<utt>.WAV "
-                            "with .PHN): the test split would be empty")
+            raise DataError(f"data.root={self.root}: no usable TEST utterances (TEST/DR*/"
+                            "<speaker>/<utt>.WAV with .PHN): the test split would be empty")
         self.model_args = {"num_outputs": len(self.classes), "sample_rate": sample_rate}
 
     def _splits(self, include_sa: bool, val_fraction: float, split_seed: int) -> dict[str, list]:
-        """Utterances of each split, by the speakers :func:`split_speakers` picks; DataError naming a
-        speaker or file that would be in two splits."""
+        """Utterances of each split, by the speakers :func:`split_speakers` picks; DataError
+        naming a speaker or file that would be in two splits."""
         train, test = (find_utterances(self.root, part, include_sa) for part in ("TRAIN", "TEST"))
-        check_disjoint({"TRAIN/": [(s, a) for s, a, _ in train], "TEST/": [(s, a) for s, a, _ in test]},
-                       "speaker")
-        speakers = split_speakers({s for s, _, _ in train}, {s for s, _, _ in test}, val_fraction, split_seed)
-        utterances = train + test
-        splits = {split: [u for u in utterances if u[0] in names] for split, names in speakers.items()}
-        check_disjoint({split: [(s, a) for s, a, _ in items] for split, items in splits.items()}, "speaker")
-        check_disjoint({split: [(a.resolve(), a) for _, a, _ in items] for split, items in splits.items()},
-                       "file")
+        parts = {"TRAIN/": train, "TEST/": test}
+        check_disjoint({k: [(s, a) for s, a, _ in u] for k, u in parts.items()}, "speaker")
+        speakers = split_speakers({s for s, _, _ in train}, {s for s, _, _ in test}, val_fraction,
+                                  split_seed)
+        splits = {k: [u for u in train + test if u[0] in names] for k, names in speakers.items()}
+        check_disjoint({k: [(s, a) for s, a, _ in u] for k, u in splits.items()}, "speaker")
+        check_disjoint({k: [(a.resolve(), a) for _, a, _ in u] for k, u in splits.items()}, "file")
         return splits
 
     def _scan(self, split: str, utterances: list[tuple[str, Path, Path | None]]) -> None:
@@ -197,7 +198,8 @@ class TIMIT(AudioStream):
             try:
                 if phn is None:
                     raise DataError(f"{audio}: no .PHN transcription beside it")
-                n = header_length(audio, self.sample_rate, None, self.min_samples, self.max_seconds)
+                n = header_length(audio, self.sample_rate, None, self.min_samples,
+                                  self.max_seconds)
                 read_phn(phn, n)
             except DataError as e:
                 self.bad(str(e))

@@ -51,8 +51,8 @@ class WavFolder(SkipBad, PaddedSequences):
     @checked
     def __init__(self, root: str | Path | None = None, sample_rate: PositiveInt = 16000, resample: bool = False,
                  length: PositiveInt | None = None, crop: Literal["start", "center"] = "center",
-                 min_samples: PositiveInt = 400, max_seconds: PositiveFloat = 60.0, skip_bad: bool = False,
-                 batch_size: PositiveInt = 32,
+                 min_samples: PositiveInt = 400, max_seconds: PositiveFloat = 60.0,
+                 skip_bad: bool = False, batch_size: PositiveInt = 32,
                  eval_batch_size: PositiveInt | None = None, shuffle_seed: int = 0, drop_last: bool = False) -> None:
         super().__init__(batch_size, shuffle_seed, drop_last, eval_batch_size)
         self.root = data_root(root, "a folder of class folders of WAV files")
@@ -80,7 +80,8 @@ class WavFolder(SkipBad, PaddedSequences):
         present = set(self.tensors["train"][2].tolist())
         missing = [c for k, c in enumerate(self.classes) if k not in present]
         if missing:
-            raise DataError(f"{self.root / missing[0]}: class {missing[0]!r} has no usable training clip")
+            raise DataError(f"{self.root / missing[0]}: class {missing[0]!r} has no usable "
+                            "training clip")
 
     def _fit_length(self, audio: np.ndarray) -> np.ndarray:
         if self.length is None or audio.size == self.length:
@@ -94,7 +95,8 @@ class WavFolder(SkipBad, PaddedSequences):
         waves, labels = [], []
         for name in names:
             try:
-                audio = read_wav(self.root / name, self.sample_rate, resample, self.min_samples, self.max_seconds)
+                audio = read_wav(self.root / name, self.sample_rate, resample, self.min_samples,
+                                 self.max_seconds)
             except DataError as e:
                 self.bad(str(e))
                 continue
