@@ -3,18 +3,25 @@
 argparse with the project's one-line errors: a bad argument, a DIR that is not empty (without
 ``--overwrite``) or not writable, and a missing synthesizer each print one ``error: ...`` line
 and exit 2; the missing-synthesizer line says which ``apt-get install`` fixes it.
+
+A run killed half-way leaves its scratch folders (``.synth-*``) and a partial corpus behind; the
+rerun recognises them as its own by their markers (:mod:`.scratch`: a marker file that no live
+process holds locked) and removes them before it writes, without ``--overwrite``; anything else in
+DIR still makes a non-empty DIR. Nothing is followed through a symlink: one among the names this
+command writes is removed as a link, and the top-level files are written atomically.
 """
 
 import argparse
 import os
 import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Annotated
 
 from cnnlstm.arguments import NonNegativeFloat, PositiveInt, cli_type, within
-from cnnlstm.data.synthesize import festival, speech_commands, timit, voices
+from cnnlstm.data.synthesize import festival, scratch, speech_commands, timit, voices
 from cnnlstm.errors import UserError, first_line
 
 LARGE_HELP = ("Each (voice, word) is synthesized once and every speaker is a numpy variant of a voice "
@@ -89,11 +96,33 @@ def written_by_us(args: argparse.Namespace) -> list[Path]:
     return [args.dir / n for n in [*names, "synthesis.json"]]
 
 
+def leftovers(args: argparse.Namespace) -> set[Path]:
+    """What an earlier run of this command provably left in DIR, removable without
+    ``--overwrite``: dead runs' scratch folders and, when a run died before it finished (its
+    run marker), the marker and this corpus's names."""
+    found = set(scratch.stale_scratch(args.dir))
+    if scratch.interrupted(args.dir):
+        found |= {args.dir / scratch.RUN_MARKER, *filter(os.path.lexists, written_by_us(args))}
+    return found
+
+
 def check_dir(args: argparse.Namespace) -> None:
-    """UserError for a DIR that is a file, or a non-empty folder without ``--overwrite`` (writes nothing)."""
+    """UserError for a DIR that is a file, or a folder holding more than an interrupted run's
+    leftovers without ``--overwrite`` (writes nothing)."""
     if args.dir.exists() and not args.dir.is_dir():
         raise UserError(f"DIR {args.dir} is a file, not a folder")
-    if args.dir.is_dir() and any(args.dir.iterdir()) and not args.overwrite:
+    if not args.dir.is_dir():
+        return
+    scratch.check_not_busy(args.dir)
+    if args.overwrite:
+        return
+    ours = leftovers(args)
+    others = sorted(p.name for p in args.dir.iterdir() if p not in ours)
+    if others and all(name.startswith(scratch.SCRATCH_PREFIX) for name in others):
+        raise UserError(f"DIR {args.dir} holds {others[0]}, not provably a dead run's scratch "
+                        "folder (a run still writing DIR, or one of an older version): remove it "
+                        "if no run is writing DIR")
+    if others:
         raise UserError(f"DIR {args.dir} is not empty: choose a new folder or pass --overwrite")
 
 
@@ -106,18 +135,26 @@ def check_tools(args: argparse.Namespace) -> None:
 
 
 def prepare(args: argparse.Namespace) -> None:
-    """Create DIR (UserError if it cannot be written) and remove what an earlier run wrote there."""
+    """Create DIR; UserError if it cannot be written (probed with a fresh file that is never a
+    symlink, made with O_EXCL)."""
     try:
         args.dir.mkdir(parents=True, exist_ok=True)
-        probe = args.dir / ".synthesize-probe"
-        probe.touch()
-        probe.unlink()
+        fd, probe = tempfile.mkstemp(dir=args.dir, prefix=".synthesize-probe.")
+        os.close(fd)
+        os.unlink(probe)
     except OSError as e:
         raise UserError(f"cannot write DIR {args.dir}: {e.strerror or first_line(e)}") from None
-    for path in written_by_us(args):
-        if path.is_dir():
+
+
+def clear(args: argparse.Namespace, reclaim: bool) -> None:
+    """Remove dead runs' scratch folders and, with ``reclaim`` (``--overwrite``, or a run that
+    died before it finished), what this command writes: a symlink among them is removed as a
+    link, a folder with what is inside it (links inside are not followed)."""
+    scratch.remove_stale_scratch(args.dir)
+    for path in written_by_us(args) if reclaim else []:
+        if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)
-        elif path.exists():
+        elif os.path.lexists(path):
             path.unlink()
 
 
@@ -147,8 +184,11 @@ def main(argv: list[str]) -> int:
         check_dir(args)
         check_tools(args)
         prepare(args)
-        start = time.perf_counter()
-        summary = run(args)
+        reclaim = args.overwrite or scratch.interrupted(args.dir)  # before this run takes it
+        with scratch.run_marker(args.dir):
+            clear(args, reclaim)
+            start = time.perf_counter()
+            summary = run(args)
     except (UserError, ValueError) as e:
         print(f"error: {first_line(e)}", file=sys.stderr)
         return 2

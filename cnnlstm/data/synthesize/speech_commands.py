@@ -22,7 +22,9 @@ import numpy as np
 
 from cnnlstm.data.synthesize import voices
 from cnnlstm.data.synthesize.noise import write_noises
+from cnnlstm.data.synthesize.scratch import scratch_folder
 from cnnlstm.data.synthesize.variants import SAMPLE_RATE, Variant, render, variant
+from cnnlstm.engine.atomic import write_atomic
 
 WORDS = ("yes no up down left right on off stop go zero one two three four five six seven eight nine "
          "bed bird cat dog happy house marvin sheila tree wow backward forward follow learn visual").split()
@@ -117,13 +119,19 @@ def make_speech_commands(root: Path, n_speakers: int, seed: int, specs: list[str
     voices.check_voices(specs)
     rng = np.random.default_rng(seed)
     people = speakers(n_speakers, specs, rng, percents)
-    clips = voices.clips(specs, words, workers)
+    with scratch_folder(root) as tmp:  # the engines' files in DIR/.synth-*, marked ours
+        token = voices.SCRATCH.set(tmp)
+        try:
+            clips = voices.clips(specs, words, workers)
+        finally:
+            voices.SCRATCH.reset(token)
     sets = write_clips(root, people, words, repeats, clips, rng, percents)
     for split, name in LISTS.items():
-        (root / name).write_text("".join(f"{rel}\n" for rel in sorted(sets[split])))
+        write_atomic(root / name, "".join(f"{rel}\n" for rel in sorted(sets[split])).encode())
     if noise_seconds > 0:
         write_noises(root / "_background_noise_", noise_seconds, list(clips.values()), rng)
-    (root / "synthesis.json").write_text(json.dumps(
-        {"corpus": "speech_commands", "seed": seed, "voices": specs, "words": words, "repeats": repeats,
-         **held_out_record(percents), "speakers": [p.record() for p in people]}, indent=1) + "\n")
+    record = {"corpus": "speech_commands", "seed": seed, "voices": specs, "words": words,
+              "repeats": repeats, **held_out_record(percents),
+              "speakers": [p.record() for p in people]}
+    write_atomic(root / "synthesis.json", (json.dumps(record, indent=1) + "\n").encode())
     return people

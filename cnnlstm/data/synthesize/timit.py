@@ -8,7 +8,6 @@ file's last sample), ``.WRD`` (``start end word``) and ``.TXT`` (``0 end text``)
 
 import json
 import math
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -16,8 +15,10 @@ import numpy as np
 
 from cnnlstm.data.synthesize import festival, sentences
 from cnnlstm.data.synthesize.phones import timit_phones
+from cnnlstm.data.synthesize.scratch import scratch_folder
 from cnnlstm.data.synthesize.speakers import SAMPLE_RATE, Speaker, speakers, warp
 from cnnlstm.data.synthesize.tools import require
+from cnnlstm.engine.atomic import write_atomic
 
 SX_READERS = 7  # TIMIT: each SX sentence is read by seven speakers
 SX_FIRST, SI_FIRST = 3, 453  # TIMIT's numbering: SX3..SX452, SI453..
@@ -109,11 +110,13 @@ def make_timit(root: Path, n_speakers: int, per_speaker: int, seed: int, voices:
     utts = plan(people, per_speaker, rng)
     todo = [(p, name, text) for p in people for name, text in utts[p.id]]
     chunks = [todo[i:i + UTTERANCES_PER_FESTIVAL] for i in range(0, len(todo), UTTERANCES_PER_FESTIVAL)]
-    with tempfile.TemporaryDirectory(dir=root, prefix=".synth-") as tmp, ThreadPoolExecutor(workers) as pool:
-        for results in pool.map(lambda k: synthesize_chunk(chunks[k], Path(tmp) / f"f{k}"), range(len(chunks))):
-            list(pool.map(lambda j: finish(j, root, Path(tmp), audio_format), results))
-    (root / "synthesis.json").write_text(json.dumps({"corpus": "timit", "seed": seed, "voices": voices,
-                                                     "speakers": [p.record() for p in people]}, indent=1) + "\n")
+    with scratch_folder(root) as tmp, ThreadPoolExecutor(workers) as pool:  # DIR/.synth-*, ours
+        for results in pool.map(lambda k: synthesize_chunk(chunks[k], tmp / f"f{k}"),
+                                range(len(chunks))):
+            list(pool.map(lambda j: finish(j, root, tmp, audio_format), results))
+    record = {"corpus": "timit", "seed": seed, "voices": voices,
+              "speakers": [p.record() for p in people]}
+    write_atomic(root / "synthesis.json", (json.dumps(record, indent=1) + "\n").encode())
     return people
 
 

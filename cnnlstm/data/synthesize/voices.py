@@ -9,6 +9,7 @@ float32 at 16 kHz, its silence trimmed, its peak at 1; speakers are made from th
 import math
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,9 @@ DEFAULT_VOICES = (
     "espeak:en+f4", "espeak:en-gb-scotland+m1", "espeak:en-gb-x-rp+f1", "espeak:en-gb-x-gbclan+m4",
     "espeak:en-029+m6", "espeak:en-us-nyc+f5",
 )
+# where clips() puts the engines' files: the corpus maker sets its marked DIR/.synth-* folder, so a
+# killed run leaves nothing outside DIR and its rerun removes the rest (None: the system's temp)
+SCRATCH: ContextVar[Path | None] = ContextVar("cnnlstm_synthesize_scratch", default=None)
 TRIM_LEVEL = 0.02  # of the peak: quieter ends are silence
 MARGIN_S = 0.02
 
@@ -80,7 +84,7 @@ def command(engine: str, name: str, word: str, out: Path) -> list[str]:
 def clips(specs: list[str], words: list[str], workers: int = 2) -> dict[tuple[str, str], np.ndarray]:
     """``{(voice, word): clip}``: festival voices in one batch process, flite and espeak-ng a call per clip."""
     out = {}
-    with tempfile.TemporaryDirectory(prefix="cnnlstm-voices-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="cnnlstm-voices-", dir=SCRATCH.get()) as tmp:
         tmp = Path(tmp)
         jobs = [festival.Job(f"{s}|{w}", parse_voice(s)[1], w) for s in specs if s.startswith("festival:")
                 for w in words]
