@@ -66,7 +66,6 @@ def test_a_broken_study_file_is_one_line_naming_it(studies, capsys, content, pro
     GOOD + "select:\n  grid: {optimizer.lr: [0.1]}\n  overrides: ['+x={_target_: os.system}']\n",
     GOOD + "select:\n  grid: {optimizer.lr: [0.1]}\n"
            "  part_grids:\n    p: {+model._target_: [os.system]}\n",
-    GOOD + "_target_: os.system\n",
     GOOD.replace("seed=0]", "seed=0, '+x=[1, {_target_: os.system']"),  # unparsable: refused
 ])
 def test_a_foreign_target_in_a_study_is_refused_before_anything_runs(studies, capsys, study):
@@ -74,6 +73,19 @@ def test_a_foreign_target_in_a_study_is_refused_before_anything_runs(studies, ca
     err = refused(capsys, "s")
     assert err.startswith(f"error: {studies / 's.yaml'}: ")
     assert "is not a cnnlstm class" in err or "cannot be checked (no valid override)" in err
+
+
+def test_a_target_where_the_study_has_none_is_an_unknown_key(studies, capsys):
+    (studies / "s.yaml").write_text(GOOD + "_target_: os.system\n")
+    assert "unknown key _target_" in refused(capsys, "s")
+
+
+def test_a_yaml_alias_bomb_is_refused_by_its_shape_not_walked(studies, capsys):
+    """10**9 strings by reference in a few hundred bytes: a walk over it would never end."""
+    levels = ["&a [x, x, x, x, x, x, x, x, x, x]"] + [
+        f"&{n} [{', '.join([f'*{p}'] * 10)}]" for p, n in zip("abcdefgh", "bcdefghi")]
+    (studies / "s.yaml").write_text(f"sweeps:\n  p: [{', '.join(levels)}]\n")
+    assert "sweeps.p must be a list of strings or numbers" in refused(capsys, "s")
 
 
 def test_our_own_targets_and_user_trusted_ones_pass(studies, monkeypatch):

@@ -65,8 +65,8 @@ def load_study(name: str, folder: Path) -> Study:
                          f"arguments]}}, got {kind(data)}")
     study = Study(data)
     study.path = path
-    check_trusted(data, path)  # first: a foreign _target_ anywhere is named as such
-    check_shape(study)
+    check_shape(study)  # first: bounds the nesting (a YAML alias bomb is refused, not walked)
+    check_trusted(data, path)
     check_overrides(study_overrides(study), path)
     return study
 
