@@ -21,3 +21,7 @@ def first_line(error: BaseException) -> str:
     """The first line of an exception's message (its type name when it has none)."""
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+class StorageError(UserError):
+    """A file could not be written (the disk is full, read-only, or not ours to write)."""

@@ -27,10 +27,10 @@ from cnnlstm.arguments import PositiveInt
 from cnnlstm.cli_args import Flag, options, run_command
 from cnnlstm.data.corruptions import corrupt as apply_corruptions
 from cnnlstm.data.images import IMAGE_SUFFIXES, MAX_PIXELS, load_image
-from cnnlstm.engine.atomic import write_atomic
 from cnnlstm.engine.builder import build
 from cnnlstm.engine.checkpoint import load_checkpoint, load_trained_model, stored_config
 from cnnlstm.errors import CheckpointError, DataError
+from cnnlstm.files import write_atomic
 
 USAGE = ("usage: python -m cnnlstm.restore ckpt_path=PATH input=<image or folder> output=<dir> [corrupt=false] "
          "[device=cpu] [overwrite=false] [max_pixels=67108864]")

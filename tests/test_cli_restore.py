@@ -117,7 +117,7 @@ def test_a_read_only_output_folder_is_one_line_and_keeps_the_old_image(ckpt, ima
                                                                         monkeypatch):
     import errno
 
-    import cnnlstm.engine.atomic as atomic
+    import cnnlstm.files as atomic
 
     out = tmp_path / "out"
     assert run(capsys, f"ckpt_path={ckpt}", f"input={images}", f"output={out}")[0] == 0

@@ -1,5 +1,5 @@
 """The decoded-audio cache (data.cache_dir) under faults: a file in its place, writes that fail,
-corrupt or planted entries; and the data layer's atomic writer it uses (data/safe_write.py)."""
+corrupt or planted entries; and the atomic writer it uses (cnnlstm/files.py)."""
 
 import os
 import resource
@@ -12,9 +12,9 @@ import torch
 from speech_miniatures import make_speech_commands, tone
 
 from cnnlstm.data.audio_files import AudioReader, CacheError, load_entry, read_wav
-from cnnlstm.data.safe_write import write_atomic
 from cnnlstm.data.speech_commands import SpeechCommands
-from cnnlstm.errors import DataError
+from cnnlstm.errors import DataError, StorageError
+from cnnlstm.files import write_atomic
 
 
 @pytest.fixture
@@ -139,8 +139,8 @@ def test_write_atomic_replaces_and_cleans_up(tmp_path, monkeypatch):
     def no_space(fd):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("cnnlstm.data.safe_write.os.fsync", no_space)
-    with pytest.raises(DataError, match=rf"^cannot write {target}: No space left on device$"):
+    monkeypatch.setattr("cnnlstm.files.os.fsync", no_space)
+    with pytest.raises(StorageError, match=rf"^cannot write {target}: No space left on device$"):
         write_atomic(target, b"three")
     assert target.read_bytes() == b"one" and sorted(p.name for p in tmp_path.iterdir()) == [
         "f.bin", "link.bin", "other.bin"]

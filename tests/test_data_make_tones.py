@@ -48,7 +48,7 @@ def test_a_symlinked_dir_is_refused_and_nothing_is_written_through_it(tmp_path, 
 
 def test_files_and_class_folders_are_never_written_through_links(tmp_path):
     from cnnlstm.data.make_tones import make_tone_folder
-    from cnnlstm.errors import DataError
+    from cnnlstm.errors import StorageError
 
     victim = tmp_path / "victim.wav"
     victim.write_bytes(b"someone's recording")
@@ -56,7 +56,7 @@ def test_files_and_class_folders_are_never_written_through_links(tmp_path):
     (root / "tone0").mkdir(parents=True)
     (root / "tone0" / "000.wav").symlink_to(victim)  # planted where the first file goes
     pattern = rf"^cannot write {root / 'tone0' / '000.wav'}: File exists$"
-    with pytest.raises(DataError, match=pattern):
+    with pytest.raises(StorageError, match=pattern):
         make_tone_folder(root, per_class=2)
     assert victim.read_bytes() == b"someone's recording"
     elsewhere = tmp_path / "elsewhere"
@@ -65,7 +65,7 @@ def test_files_and_class_folders_are_never_written_through_links(tmp_path):
     other.mkdir()
     (other / "tone0").symlink_to(elsewhere)
     pattern = rf"{other / 'tone0'}: a symlink or a folder outside {other}"
-    with pytest.raises(DataError, match=pattern):
+    with pytest.raises(StorageError, match=pattern):
         make_tone_folder(other, per_class=2)
     assert list(elsewhere.iterdir()) == []
 

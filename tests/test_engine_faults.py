@@ -12,10 +12,9 @@ import pytest
 import torch
 from conftest import ROOT, TINY_SQUARES, compose_config, run_script
 
-from cnnlstm.engine.atomic import StorageError
 from cnnlstm.engine.run import evaluate, train
 from cnnlstm.engine.run_lock import RunDirectoryBusy, run_directory_lock
-from cnnlstm.errors import CheckpointError, ConfigError, DataError
+from cnnlstm.errors import CheckpointError, ConfigError, DataError, StorageError
 
 QUICK = [*TINY_SQUARES, "logger=none", "trainer.max_steps=2"]
 
@@ -103,7 +102,7 @@ def test_a_full_disk_during_a_checkpoint_write_is_one_line_and_keeps_the_previou
         def __getattr__(self, name):
             return getattr(self.file, name)
 
-    monkeypatch.setattr("cnnlstm.engine.atomic.os.fdopen", FullDisk)
+    monkeypatch.setattr("cnnlstm.files.os.fdopen", FullDisk)
     with pytest.raises(StorageError, match=r"cannot write .*last\.pt: No space left on device$"):
         train(compose_config(*QUICK, "trainer.max_steps=4"), tmp_path)
     assert (tmp_path / "checkpoints/last.pt").read_bytes() == before
@@ -215,7 +214,7 @@ def test_a_kill_9_in_the_middle_of_a_checkpoint_write_keeps_the_old_file(tmp_pat
     before = target.read_bytes()
     child = subprocess.Popen([sys.executable, "-c", (
         "import os, time, torch\n"
-        "import cnnlstm.engine.atomic as atomic\n"
+        "import cnnlstm.files as atomic\n"
         "real = os.fsync\n"
         "def slow(fd):\n"
         "    print('writing', flush=True)\n"

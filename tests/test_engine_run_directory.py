@@ -16,13 +16,12 @@ from conftest import ROOT, TINY_SQUARES, compose_config, run_script
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
-from cnnlstm.engine.atomic import StorageError
 from cnnlstm.engine.loggers import TensorBoardLogger
 from cnnlstm.engine.resume import resume_command
 from cnnlstm.engine.run import refuse_unknown_keys, train
-from cnnlstm.engine.run_lock import holder_pid
 from cnnlstm.engine.trainer import Trainer, TrainingInterrupted
-from cnnlstm.errors import ConfigError
+from cnnlstm.errors import ConfigError, StorageError
+from cnnlstm.files import holder_pid
 
 QUICK = [*TINY_SQUARES, "logger=none", "trainer.max_steps=2"]
 

@@ -151,3 +151,24 @@ def test_a_local_config_may_name_only_our_classes_unless_the_command_line_choose
     chosen = run_script(str(train_py), *QUICK, "model._target_=cnnlstm.models.CNNLSTM",
                         f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)  # the command line decides
     assert chosen.returncode == 0, chosen.stderr[-2000:]
+
+
+def test_a_config_built_to_make_the_walk_endless_is_walked_once(tmp_path):
+    node: list = ["x"]
+    for _ in range(60):  # 2**60 paths by reference, 61 lists in the file
+        node = [node, node]
+    torch.save({"model": {}, "config": {"model": {"_target_": "cnnlstm.models.CLDNN", "a": node}}},
+               tmp_path / "deep.pt")
+    assert load_checkpoint(tmp_path / "deep.pt")["config"]["model"]["a"]
+    with pytest.raises(UntrustedTarget, match="more than 1,000,000 entries"):
+        check_trusted({"a": [[0] * 1000 for _ in range(1001)]}, "x")
+
+
+def test_overrides_are_read_as_hydra_parses_them():
+    for bad in ["model={_target_: os.system}", "model._target_=cnnlstm.models.CLDNN,os.system",
+                "+model.x={y: {_target_: subprocess.run}}"]:
+        with pytest.raises(UntrustedTarget, match="is not a cnnlstm class"):
+            check_trusted({}, "study.yaml", [bad])
+    with pytest.raises(UntrustedTarget, match="cannot be checked"):
+        check_trusted({}, "study.yaml", ["model._target_=[unclosed"])
+    check_trusted({}, "study.yaml", ["model._target_=cnnlstm.models.CLDNN,cnnlstm.models.CNNLSTM", "seed=1"])

@@ -230,7 +230,7 @@ def test_a_read_only_folder_is_one_line_naming_the_file_and_keeps_the_old_summar
                                                                                  monkeypatch):
     import errno
 
-    import cnnlstm.engine.atomic as atomic
+    import cnnlstm.files as atomic
 
     two_good_jobs(tmp_path)
     summarize(tmp_path)

@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "cnnlstm"
 # its own layer (data and tasks share a rank but must not import each other)
 LAYERS = {
     "errors": 0,
-    "arguments": 1,
+    "arguments": 1, "files": 1,
     "nn": 2,
     "models": 3,
     "data": 4, "tasks": 4,

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnlstm.data.safe_write import write_atomic
-from cnnlstm.errors import ConfigError, DataError, first_line
+from cnnlstm.errors import ConfigError, DataError, StorageError, first_line
+from cnnlstm.files import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +184,7 @@ class AudioReader:
 
     The cache holds each decoded (and resampled) file as a ``.npy`` named by a hash of its path,
     size, modification time and the rate, so an edited file is decoded again; entries are written
-    atomically (:func:`~cnnlstm.data.safe_write.write_atomic`: a temporary file renamed into place,
+    atomically (:func:`~cnnlstm.files.write_atomic`: a temporary file renamed into place,
     removed if the write fails), so workers racing on one file are harmless. A corrupt entry is
     named in a warning, decoded again and replaced; a cache that cannot be written is a
     :class:`CacheError` naming the file. It helps when decoding is the cost (resampling,
@@ -223,7 +223,7 @@ class AudioReader:
         np.save(buffer, audio, allow_pickle=False)
         try:
             write_atomic(cached, buffer.getvalue(), "decoded-audio cache entry")
-        except DataError as e:
+        except StorageError as e:
             advice = "data.cache_dir: free space, delete the entry, or set data.cache_dir=null"
             raise CacheError(f"{e} ({advice})") from None
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from cnnlstm.arguments import PositiveInt, checked, cli_type
-from cnnlstm.data.safe_write import own_folder, write_new
-from cnnlstm.errors import DataError
+from cnnlstm.errors import DataError, StorageError
+from cnnlstm.files import own_folder, write_new
 
 FREQS = (330.0, 660.0, 1320.0, 2640.0)
 
@@ -117,7 +117,7 @@ def main(argv: list[str]) -> int:
         parser.error(f"DIR {args.dir} already exists and is not an empty folder: choose a new one")
     try:
         classes = make_tone_folder(args.dir, args.files_per_class)
-    except DataError as e:
+    except (DataError, StorageError) as e:
         parser.exit(2, f"error: {e}\n")
     print(f"wrote {args.dir}: classes {', '.join(classes)}")
     return 0

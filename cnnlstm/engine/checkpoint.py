@@ -11,11 +11,11 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from cnnlstm.engine.atomic import write_atomic
 from cnnlstm.engine.builder import build_model
 from cnnlstm.engine.ema import inference_weights
 from cnnlstm.engine.trusted import check_trusted
 from cnnlstm.errors import CheckpointError, first_line
+from cnnlstm.files import write_atomic
 
 
 def save_atomic(obj: dict, path: str | Path) -> None:

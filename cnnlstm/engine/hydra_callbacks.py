@@ -14,9 +14,9 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-from cnnlstm.engine.atomic import write_atomic
 from cnnlstm.engine.trusted import check_trusted, override_targets
 from cnnlstm.errors import ConfigError, DataError, UserError, first_line
+from cnnlstm.files import write_atomic
 
 SWEEP_ID = "CNNLSTM_SWEEP_ID"  # the environment variable that tells a job which sweep runs it
 _created: set[Path] = set()  # run directories this process is about to create

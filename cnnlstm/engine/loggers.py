@@ -9,8 +9,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from cnnlstm.engine.atomic import storage_error
 from cnnlstm.errors import first_line
+from cnnlstm.files import storage_error
 
 log = logging.getLogger(__name__)
 

@@ -13,6 +13,7 @@ import yaml
 
 from cnnlstm.engine.config_keys import flatten
 from cnnlstm.engine.state import FitState
+from cnnlstm.engine.trusted import UntrustedTarget, check_trusted
 from cnnlstm.errors import CheckpointError
 
 # Config sections the weights and the loop position depend on.
@@ -89,10 +90,12 @@ def command_overrides() -> list[str] | None:
 def resume_command(run_dir: Path, overrides: list[str] | None = None) -> str:
     """The command that continues ``run_dir``: its own overrides (given, else Hydra's record in
     the directory) and the directory."""
-    if overrides is None:
+    if overrides is None:  # read back from a file: printed only when it names nothing but our classes
+        record = run_dir / ".hydra" / "overrides.yaml"
         try:
-            overrides = [str(o) for o in yaml.safe_load((run_dir / ".hydra" / "overrides.yaml").read_text()) or []]
-        except (OSError, yaml.YAMLError, TypeError):
+            overrides = [str(o) for o in yaml.safe_load(record.read_text()) or []]
+            check_trusted({}, record, overrides)
+        except (OSError, yaml.YAMLError, TypeError, UntrustedTarget):
             overrides = []
     keep = [o for o in overrides if not o.lstrip("+~").startswith(("hydra.run.dir=", "trainer.resume="))]
     run_dir_override = f"hydra.run.dir={hydra_quoted(str(run_dir))}"

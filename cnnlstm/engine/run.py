@@ -21,7 +21,6 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from cnnlstm.engine.allocator import keep_freed_memory
-from cnnlstm.engine.atomic import remove_leftovers, storage_error, write_atomic, write_json
 from cnnlstm.engine.builder import build, build_model, build_optimizer, build_scheduler
 from cnnlstm.engine.checkpoint import load_checkpoint, load_trained_model, load_weights, stored_config
 from cnnlstm.engine.config_keys import flatten
@@ -39,6 +38,7 @@ from cnnlstm.engine.state import FitState
 from cnnlstm.engine.summary import model_summary
 from cnnlstm.engine.trainer import Trainer, TrainingInterrupted
 from cnnlstm.errors import ConfigError, DataError, UserError, first_line
+from cnnlstm.files import remove_leftovers, storage_error, write_atomic, write_json
 
 log = logging.getLogger("cnnlstm")
 

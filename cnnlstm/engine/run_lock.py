@@ -12,26 +12,13 @@ import os
 from pathlib import Path
 
 from cnnlstm.errors import UserError
+from cnnlstm.files import holder_pid
 
 LOCK_NAME = ".lock"
 
 
 class RunDirectoryBusy(UserError):
     """Another process is writing this run directory."""
-
-
-def holder_pid(path: Path) -> int | None:
-    """The PID holding an flock on ``path`` (Linux ``/proc/locks``), or None when unknown."""
-    try:
-        inode = os.stat(path).st_ino
-        lines = Path("/proc/locks").read_text().splitlines()
-    except OSError:
-        return None
-    for line in lines:
-        fields = line.split()
-        if len(fields) > 5 and fields[1] == "FLOCK" and fields[5].rsplit(":", 1)[-1] == str(inode):
-            return int(fields[4])
-    return None
 
 
 @contextlib.contextmanager

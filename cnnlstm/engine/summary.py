@@ -5,7 +5,7 @@ from pathlib import Path
 import torchinfo
 from torch import nn
 
-from cnnlstm.engine.atomic import write_atomic
+from cnnlstm.files import write_atomic
 
 
 def model_summary(model: nn.Module, args: tuple, kwargs: dict, path: str | Path | None = None) -> str:

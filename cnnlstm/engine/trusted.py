@@ -83,27 +83,65 @@ def is_trusted(target: object) -> bool:
     return isinstance(target, str) and (target in _trusted() or target in extra)
 
 
+MAX_NODES = 1_000_000  # a config read back is small; one built to make the walk take forever is refused
+
+
 def targets(config: object, prefix: str = "") -> Iterator[tuple[str, object]]:
-    """``(key, target)`` of every ``_target_`` at any depth of a nested dict/list config."""
-    if isinstance(config, Mapping):
-        for key, value in config.items():
-            name = f"{prefix}.{key}" if prefix else str(key)
-            if key == "_target_":
-                yield name, value
+    """``(key, target)`` of every ``_target_`` at any depth of a nested dict/list config.
+
+    Each container is walked once (a file can repeat one list by reference so that a naive walk
+    takes forever), and a config of more than :data:`MAX_NODES` entries is refused."""
+    stack, seen, walked = [(prefix, config)], set(), 0
+    while stack:
+        name, node = stack.pop()
+        if not isinstance(node, (Mapping, list, tuple)) or id(node) in seen:
+            continue
+        seen.add(id(node))
+        walked += len(node)
+        if walked > MAX_NODES:
+            raise UntrustedTarget(f"{prefix or 'config'}: more than {MAX_NODES:,} entries; not a config of ours")
+        items = node.items() if isinstance(node, Mapping) else enumerate(node)
+        children = []
+        for key, value in items:
+            child = (f"{name}.{key}" if name else str(key)) if isinstance(node, Mapping) else f"{name}[{key}]"
+            if key == "_target_" and isinstance(node, Mapping):
+                yield child, value
             else:
-                yield from targets(value, name)
-    elif isinstance(config, Sequence) and not isinstance(config, (str, bytes)):
-        for i, value in enumerate(config):
-            yield from targets(value, f"{prefix}[{i}]")
+                children.append((child, value))
+        stack.extend(reversed(children))
+
+
+def parsed_override(override: str) -> tuple[str, list] | None:
+    """``(key, every value)`` of one command-line override as Hydra parses it (a sweep gives each
+    of its values); None when Hydra cannot parse or expand it."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        parsed = OverridesParser.create().parse_overrides([override])[0]
+        values = list(parsed.sweep_iterator()) if parsed.is_sweep_override() else [parsed.value()]
+    except (HydraException, OmegaConfBaseException, ValueError):
+        return None
+    return parsed.key_or_group, values
 
 
 def override_targets(overrides: Sequence[object]) -> Iterator[tuple[str, object]]:
-    """``(key, target)`` of every ``..._target_=X`` among command-line overrides."""
-    for override in overrides:
-        key, sep, value = str(override).partition("=")
-        key = key.lstrip("+~")
-        if sep and (key == "_target_" or key.endswith("._target_")):
-            yield key, value.strip("'\"")
+    """``(key, target)`` of every ``_target_`` an override names: as its key (``model._target_=X``,
+    each value of a sweep) or inside its value (``model={_target_: X}``). An override that
+    mentions ``_target_`` but does not parse yields ``(override, None)``: it cannot be checked."""
+    for override in (str(o) for o in overrides):
+        if "_target_" not in override:
+            continue
+        parsed = parsed_override(override)
+        if parsed is None:
+            yield override, None
+            continue
+        key, values = parsed
+        for value in values:
+            if key == "_target_" or key.endswith("._target_"):
+                yield key, value
+            yield from targets(value, key)
 
 
 def check_trusted(config: object, source: object, overrides: Sequence[object] = (),
@@ -112,6 +150,9 @@ def check_trusted(config: object, source: object, overrides: Sequence[object] = 
     that is not one of ours, except at the keys in ``chosen_by_user`` (set on the command line);
     ``source`` (the file) is named in the message."""
     for key, target in [*targets(config), *override_targets(overrides)]:
+        if target is None and "=" in key:
+            raise UntrustedTarget(f"{source}: the override {key!r} names a _target_ that cannot be checked "
+                                  "(no valid override); nothing of it was run")
         if key not in chosen_by_user and not is_trusted(target):
             raise UntrustedTarget(
                 f"{source}: {key}={target!r} is not a cnnlstm class; a config read back from a file may "

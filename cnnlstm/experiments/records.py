@@ -6,18 +6,17 @@ reader here returns the expected shape or raises one :class:`~cnnlstm.errors.Dat
 names the file and the problem, so the entry points print it instead of a traceback.
 
 Overrides read back from a file are about to be passed to ``train.py`` (a chosen learning rate, a
-reused selection job); :func:`check_overrides` refuses any ``_target_`` in them that is not one of
+reused selection job); :func:`~cnnlstm.engine.trusted.check_trusted` refuses any ``_target_`` in them that is not one of
 this package's classes (:mod:`cnnlstm.engine.trusted`), in the key (``model._target_=X``) and in a
 value (``model={_target_: X}``), sweeps (``a,b``) included.
 """
 
 import json
-from collections.abc import Iterable
 from pathlib import Path
 
 import yaml
 
-from cnnlstm.engine.trusted import UntrustedTarget, check_trusted
+from cnnlstm.engine.trusted import check_trusted
 from cnnlstm.errors import DataError, first_line
 
 TARGET = "_target_"
@@ -96,42 +95,8 @@ def split_override(override: str) -> tuple[str, str]:
     return key.lstrip("+~"), value
 
 
-def parsed_values(override: str) -> tuple[str, list] | None:
-    """``(key, every value)`` of one override as Hydra parses it (a sweep gives each of its
-    values); None when Hydra cannot parse or expand it."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
-
-    try:
-        parsed = OverridesParser.create().parse_overrides([override])[0]
-        values = list(parsed.sweep_iterator()) if parsed.is_sweep_override() else [parsed.value()]
-    except (HydraException, OmegaConfBaseException, ValueError):
-        return None
-    return parsed.key_or_group, values
-
-
-def check_overrides(overrides: Iterable[object], source: object) -> None:
-    """UntrustedTarget (one line naming ``source``) for an override that names a ``_target_``
-    outside this package, in its key or anywhere in its value; one that mentions ``_target_``
-    but cannot be parsed is refused too, since it cannot be checked."""
-    for override in (str(o) for o in overrides):
-        if TARGET not in override:
-            continue
-        parsed = parsed_values(override)
-        if parsed is None:
-            check_trusted({}, source, [override])  # a plain key=value: its value must be ours
-            raise UntrustedTarget(f"{source}: the override {override!r} names a {TARGET} that "
-                                  "cannot be checked (no valid override); nothing of it was run")
-        key, values = parsed
-        for value in values:
-            if key == TARGET or key.endswith(f".{TARGET}"):
-                check_trusted({}, source, [f"{key}={value}"])
-            check_trusted({key: value}, source)
-
-
 def read_trusted_overrides(path: Path) -> list[str]:
-    """:func:`read_overrides`, refused by :func:`check_overrides` when they name foreign code."""
+    """:func:`read_overrides`, refused by :func:`~cnnlstm.engine.trusted.check_trusted` when they name foreign code."""
     overrides = read_overrides(path)
-    check_overrides(overrides, path)
+    check_trusted({}, path, overrides)
     return overrides

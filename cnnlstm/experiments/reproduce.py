@@ -42,10 +42,9 @@ import sys
 import time
 from pathlib import Path
 
-from cnnlstm.engine.atomic import write_atomic
+from cnnlstm.engine.trusted import check_trusted
 from cnnlstm.errors import DataError, UserError, first_line
 from cnnlstm.experiments.records import (
-    check_overrides,
     read_json_object,
     read_text,
     read_trusted_overrides,
@@ -59,6 +58,7 @@ from cnnlstm.experiments.selection import (
 )
 from cnnlstm.experiments.studies import Study, StudyError, where
 from cnnlstm.experiments.studies import load_study as read_study
+from cnnlstm.files import write_atomic
 
 ROOT = Path(__file__).resolve().parents[2]
 STUDIES = ROOT / "experiments" / "studies"
@@ -205,8 +205,8 @@ def read_provenance(path: Path) -> dict:
         raise DataError(f"{path}: jobs must be a list of {{overrides: [...], config_sha256: ...}}")
     if not isinstance(selected, dict) or not all(isinstance(c, dict) for c in selected.values()):
         raise DataError(f"{path}: selected must be a mapping of part: {{key: value}}")
-    check_overrides([f"{k}={v}" for chosen in selected.values() for k, v in chosen.items()], path)
-    check_overrides([o for j in jobs for o in j["overrides"]], path)
+    check_trusted({}, path, [f"{k}={v}" for chosen in selected.values() for k, v in chosen.items()])
+    check_trusted({}, path, [o for j in jobs for o in j["overrides"]])
     return record
 
 

@@ -44,9 +44,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from cnnlstm.engine.atomic import write_atomic
 from cnnlstm.errors import DataError, UserError
 from cnnlstm.experiments.records import read_json_object, read_overrides, read_text, split_override
+from cnnlstm.files import write_atomic
 
 SEED = "seed"
 REPLICATES = (SEED, "data.fold")  # repetitions of one setting (seeds, cross-validation folds): never group keys

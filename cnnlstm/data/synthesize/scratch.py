@@ -25,8 +25,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from cnnlstm.engine.run_lock import holder_pid
 from cnnlstm.errors import UserError
+from cnnlstm.files import holder_pid
 
 SCRATCH_PREFIX = ".synth-"
 SCRATCH_MARKER = ".synthesize-scratch"

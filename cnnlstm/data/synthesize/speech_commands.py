@@ -24,7 +24,7 @@ from cnnlstm.data.synthesize import voices
 from cnnlstm.data.synthesize.noise import write_noises
 from cnnlstm.data.synthesize.scratch import scratch_folder
 from cnnlstm.data.synthesize.variants import SAMPLE_RATE, Variant, render, variant
-from cnnlstm.engine.atomic import write_atomic
+from cnnlstm.files import write_atomic
 
 WORDS = ("yes no up down left right on off stop go zero one two three four five six seven eight nine "
          "bed bird cat dog happy house marvin sheila tree wow backward forward follow learn visual").split()

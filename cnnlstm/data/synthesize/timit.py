@@ -18,7 +18,7 @@ from cnnlstm.data.synthesize.phones import timit_phones
 from cnnlstm.data.synthesize.scratch import scratch_folder
 from cnnlstm.data.synthesize.speakers import SAMPLE_RATE, Speaker, speakers, warp
 from cnnlstm.data.synthesize.tools import require
-from cnnlstm.engine.atomic import write_atomic
+from cnnlstm.files import write_atomic
 
 SX_READERS = 7  # TIMIT: each SX sentence is read by seven speakers
 SX_FIRST, SI_FIRST = 3, 453  # TIMIT's numbering: SX3..SX452, SI453..
