@@ -27,8 +27,8 @@ from cnnlstm.arguments import PositiveInt
 from cnnlstm.cli_args import Flag, options, run_command
 from cnnlstm.data.corruptions import corrupt as apply_corruptions
 from cnnlstm.data.images import IMAGE_SUFFIXES, MAX_PIXELS, load_image
-from cnnlstm.engine.builder import build
-from cnnlstm.engine.checkpoint import load_checkpoint, load_trained_model, stored_config
+from cnnlstm.engine.builder import build, load_trained_model, stored_config
+from cnnlstm.engine.checkpoint import load_checkpoint
 from cnnlstm.errors import CheckpointError, DataError
 from cnnlstm.files import write_atomic
 

@@ -22,7 +22,7 @@ from cnnlstm.data.audio_files import read_wav
 from cnnlstm.data.phones import PHONE_SETS
 from cnnlstm.data.speech_commands import SILENCE, UNKNOWN
 from cnnlstm.data.wav_folder import class_names
-from cnnlstm.engine.checkpoint import load_trained_model
+from cnnlstm.engine.builder import load_trained_model
 from cnnlstm.errors import ConfigError, DataError
 
 USAGE = "usage: python -m cnnlstm.stream ckpt_path=PATH wav=FILE [chunk_ms=100] [device=cpu] [threads=1]"

@@ -1,14 +1,20 @@
-"""Build the parts of a run from a composed config; a bad value is one line naming its full key."""
+"""Build the parts of a run from a composed config (or the config a checkpoint carries); a bad
+value is one line naming its full key."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from pathlib import Path
 
+import torch
 from hydra.errors import InstantiationException
 from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
+from torch import nn
 
 from cnnlstm.arguments import NonNegativeFloat, PositiveFloat, ValidationError, checked, first_problem
-from cnnlstm.errors import ConfigError, UserError, first_line
+from cnnlstm.engine.checkpoint import load_checkpoint, load_weights
+from cnnlstm.engine.ema import inference_weights
+from cnnlstm.errors import CheckpointError, ConfigError, UserError, first_line
 
 
 def build(node: DictConfig, key: str, **kwargs):
@@ -83,3 +89,25 @@ def _call(factory, key: str, *args, **kwargs):
         return factory(*args, **kwargs)
     except (UserError, ValidationError, TypeError, ValueError) as e:
         raise as_config_error(e, key, getattr(factory, "func", factory)) from None  # a partial's function
+
+
+def stored_config(ckpt: dict, path: str | Path, *sections: str) -> DictConfig:
+    """The run config a checkpoint carries; it must have each of ``sections`` (``model``, ``data``)."""
+    cfg = OmegaConf.create(ckpt.get("config") or {})
+    if any(section not in cfg for section in sections):
+        raise CheckpointError(f"checkpoint {path} carries no config; it was not written by cnnlstm train")
+    return cfg
+
+
+def load_trained_model(path: str | Path, model_args: Mapping | Callable[[DictConfig, dict], Mapping],
+                       device: str | torch.device = "cpu", ckpt: dict | None = None) -> tuple[nn.Module, DictConfig]:
+    """The one "checkpoint -> config -> model with weights" loader (``eval.py``, ``cnnlstm.stream``,
+    ``cnnlstm.restore``): rebuilds the stored model config with ``model_args`` (the arguments the
+    data decides; a callable gets the config and the inference weights), loads the inference
+    weights (the moving average when there is one), in eval mode on ``device``."""
+    ckpt = ckpt if ckpt is not None else load_checkpoint(path, map_location=device)
+    cfg = stored_config(ckpt, path, "model")
+    weights = inference_weights(ckpt)
+    model = build_model(cfg.model, model_args(cfg, weights) if callable(model_args) else model_args)
+    load_weights(model, weights, path)
+    return model.to(device).eval(), cfg

@@ -1,18 +1,16 @@
-"""Checkpoints: atomic writes, safe (``weights_only=True``) loads, and the trained model they hold."""
+"""Checkpoints: atomic writes and safe loads (``weights_only=True``, only our classes named).
+
+Plain torch: the trainer saves through it with no config system imported; rebuilding a model
+from the config a checkpoint carries is the run layer's (:mod:`cnnlstm.engine.builder`)."""
 
 import io
 import pickle
 import re
 import zipfile
-from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import torch
-from omegaconf import DictConfig, OmegaConf
-from torch import nn
 
-from cnnlstm.engine.builder import build_model
-from cnnlstm.engine.ema import inference_weights
 from cnnlstm.engine.trusted import check_trusted
 from cnnlstm.errors import CheckpointError, first_line
 from cnnlstm.files import write_atomic
@@ -64,23 +62,28 @@ def load_weights(part, state: dict, path: str | Path, name: str = "model") -> No
         raise CheckpointError(f"checkpoint {path} does not fit this run's {name}: {detail}") from None
 
 
-def stored_config(ckpt: dict, path: str | Path, *sections: str) -> DictConfig:
-    """The run config a checkpoint carries; it must have each of ``sections`` (``model``, ``data``)."""
-    cfg = OmegaConf.create(ckpt.get("config") or {})
-    if any(section not in cfg for section in sections):
-        raise CheckpointError(f"checkpoint {path} carries no config; it was not written by cnnlstm train")
-    return cfg
+class Checkpoints:
+    """Where a fit writes its checkpoints (``<run_dir>/checkpoints/{last,best}.pt``), and what each
+    records beside the trained parts: the run's config and command-line overrides, so that a
+    checkpoint says how it was made and how to resume it. The trainer saves through it and knows
+    no more of the run directory; ``enabled=False`` (other ranks) writes nothing."""
 
+    def __init__(self, run_dir: str | Path, config: dict | None = None, overrides: list[str] | None = None,
+                 enabled: bool = True) -> None:
+        self.run_dir, self.folder = Path(run_dir), Path(run_dir) / "checkpoints"
+        self.config, self.overrides, self.enabled = config or {}, overrides, enabled
 
-def load_trained_model(path: str | Path, model_args: Mapping | Callable[[DictConfig, dict], Mapping],
-                       device: str | torch.device = "cpu", ckpt: dict | None = None) -> tuple[nn.Module, DictConfig]:
-    """The one "checkpoint -> config -> model with weights" loader (``eval.py``, ``cnnlstm.stream``,
-    ``cnnlstm.restore``): rebuilds the stored model config with ``model_args`` (the arguments the
-    data decides; a callable gets the config and the inference weights), loads the inference
-    weights (the moving average when there is one), in eval mode on ``device``."""
-    ckpt = ckpt if ckpt is not None else load_checkpoint(path, map_location=device)
-    cfg = stored_config(ckpt, path, "model")
-    weights = inference_weights(ckpt)
-    model = build_model(cfg.model, model_args(cfg, weights) if callable(model_args) else model_args)
-    load_weights(model, weights, path)
-    return model.to(device).eval(), cfg
+    def path(self, name: str) -> Path:
+        return self.folder / name
+
+    def save(self, parts, state, *names: str | None) -> None:
+        """Write the checkpoint of ``parts`` at loop ``state`` as each of ``names`` (None: skipped)."""
+        if not self.enabled:
+            return
+        ckpt = parts.checkpoint(state, self.config, self.overrides)
+        for name in filter(None, names):
+            save_atomic(ckpt, self.path(name))
+
+    def written(self) -> list[str]:
+        """The checkpoints on disk now (``best.pt``, ``last.pt``)."""
+        return sorted(p.name for p in self.folder.glob("*.pt"))

@@ -41,3 +41,14 @@ def autocast(precision: str, device: torch.device, cache: bool = True):
 def grad_scaler(precision: str, device: torch.device) -> torch.amp.GradScaler:
     """A gradient scaler, enabled only for float16 (bf16 has float32's range)."""
     return torch.amp.GradScaler(device.type, enabled=precision == "16")
+
+
+def autocast_each(passes, precision: str, device: torch.device, cache: bool = True):
+    """Each of ``passes`` (a generator of forward passes) computed under autocast; the backward
+    between them runs outside it."""
+    while True:
+        with autocast(precision, device, cache=cache):
+            out = next(passes, None)
+        if out is None:
+            return
+        yield out

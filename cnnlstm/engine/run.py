@@ -21,15 +21,28 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from cnnlstm.engine.allocator import keep_freed_memory
-from cnnlstm.engine.builder import build, build_model, build_optimizer, build_scheduler
-from cnnlstm.engine.checkpoint import load_checkpoint, load_trained_model, load_weights, stored_config
+from cnnlstm.engine.builder import (
+    build,
+    build_model,
+    build_optimizer,
+    build_scheduler,
+    load_trained_model,
+    stored_config,
+)
+from cnnlstm.engine.checkpoint import Checkpoints, load_checkpoint, load_weights
 from cnnlstm.engine.config_keys import flatten
 from cnnlstm.engine.distributed import Distributed
 from cnnlstm.engine.ema import inference_weights
 from cnnlstm.engine.hydra_callbacks import created_here, sweep_id
 from cnnlstm.engine.loggers import NullLogger
 from cnnlstm.engine.parts import TrainingParts
-from cnnlstm.engine.resume import check_same_config, command_overrides, loop_state, resume_path
+from cnnlstm.engine.resume import (
+    check_same_config,
+    command_overrides,
+    loop_state,
+    resume_command,
+    resume_path,
+)
 from cnnlstm.engine.rng import seed_everything, set_rng_state
 from cnnlstm.engine.run_lock import LOCK_NAME, RunDirectoryBusy, run_directory_lock
 from cnnlstm.engine.run_log import accept_run_log
@@ -70,7 +83,7 @@ def run_job(job: Callable[[DictConfig, Path], dict], cfg: DictConfig, extra_keys
         if name and name not in metrics:  # e.g. a run with no validation split has no best score
             raise ConfigError(f"optimized_metric={name} is not among the run's metrics ({', '.join(sorted(metrics))})")
     except TrainingInterrupted as e:
-        log.warning("%s", e)
+        log.warning("%s. Resume with: %s", e, resume_command(e.run_dir or run_dir, command_overrides()))
         hand_over(e.signum)  # e.g. submitit's requeue on SLURM preemption
         sys.exit(128 + e.signum)
     except Exception as e:
@@ -183,7 +196,8 @@ def _train(cfg: DictConfig, run_dir: Path, trainer: Trainer, dist: Distributed) 
         if rng is not None:
             set_rng_state(rng)
         start = time.perf_counter()
-        state = trainer.fit(parts, task, data, state, run_dir, logger, config, dist, overrides=command_overrides())
+        checkpoints = Checkpoints(run_dir, config, command_overrides(), enabled=dist.is_main)
+        state = trainer.fit(parts, task, data, state=state, checkpoints=checkpoints, logger=logger, dist=dist)
         fit_seconds = time.perf_counter() - start
         metrics = test(trainer, parts.model, task, data, run_dir, logger, dist) | {
             "fit_seconds": fit_seconds,

@@ -81,3 +81,44 @@ def _running_stats_frozen(module: nn.Module) -> Iterator[None]:
 def to_channels_last(model: nn.Module) -> nn.Module:
     """Store 4-D conv weights channels-last; convolutions then produce channels-last outputs."""
     return model.to(memory_format=torch.channels_last)
+
+
+def prepare_forward(model: nn.Module, trainer, batch_size: int) -> nn.Module:
+    """What the loop calls: ``model`` with the trainer's speed options applied (activation
+    checkpointing, channels-last, compile), wrapped for DDP and CUDA graphs."""
+    from cnnlstm.engine.cuda_graphs import CudaGraphed
+    from cnnlstm.errors import ConfigError
+
+    if trainer.checkpointed and not enable_activation_checkpointing(model, trainer.checkpointed):
+        names = sorted({type(m).__name__ for m in model.modules()} - {type(model).__name__})
+        raise ConfigError(f"trainer.activation_checkpointing: {type(model).__name__} has no submodule of the "
+                          f"classes {trainer.checkpointed}; name some of its own: {names}")
+    if trainer.channels_last:
+        to_channels_last(model)
+    forward = trainer.dist.wrap(compile_model(model, trainer.compile), trainer.device)
+    return CudaGraphed(forward, batch_size=batch_size) if trainer.cuda_graphs else forward
+
+
+class _NoProfiler:
+    """Stands in for the profiler when ``profile`` is off."""
+
+    def step(self) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def profiler(enabled: bool, trace_dir):
+    """The torch profiler over training steps 2-4 writing a trace into ``trace_dir`` (TensorBoard's
+    PyTorch Profiler tab); else a no-op."""
+    if not enabled or trace_dir is None:
+        yield _NoProfiler()
+        return
+    import logging
+
+    from torch.profiler import profile, schedule, tensorboard_trace_handler
+
+    with profile(schedule=schedule(wait=1, warmup=1, active=3, repeat=1), record_shapes=True,
+                 on_trace_ready=tensorboard_trace_handler(str(trace_dir))) as prof:
+        yield prof
+    logging.getLogger(__name__).info("profiler trace written into %s (TensorBoard: PyTorch Profiler tab)",
+                                     trace_dir)

@@ -1,6 +1,7 @@
 """Image restoration: corrupted image in, clean image out; metrics on the whole image and the blanked region."""
 
 import inspect
+import io
 import itertools
 import logging
 from pathlib import Path
@@ -15,6 +16,7 @@ from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMe
 
 from cnnlstm.arguments import PositiveInt, checked
 from cnnlstm.errors import ConfigError
+from cnnlstm.files import write_atomic
 from cnnlstm.nn.wrappers import unwrap
 from cnnlstm.tasks.base import StepOutput, Task, TestReport
 
@@ -191,17 +193,29 @@ class Restoration(Task):
         maps = F.interpolate(maps.float(), size=tuple(size), mode="nearest")  # (n, r, H, W)
         return maps.transpose(0, 1).reshape(-1, 1, *size).cpu()  # row-major: one row of images per decoder row
 
-    def on_validation_end(self, model: nn.Module, data, logger, step: int, run_dir: Path) -> None:
-        """Log the fixed clean/corrupted/restored grid (and attention maps) and write ``samples.png``."""
-        from torchvision.utils import make_grid, save_image
+    def on_validation_end(self, model: nn.Module, data, logger, step: int, run_dir: Path | None) -> None:
+        """Log the fixed clean/corrupted/restored grid (and attention maps) and write ``samples.png``
+        into ``run_dir`` (None: no files)."""
+        from torchvision.utils import make_grid
 
         grid, maps = self.sample_grid(model, data)
         scale = max(1, 112 // data.model_args.get("image_size", [112])[0])  # 28-pixel digits: 4x, visible
         grid = F.interpolate(grid[None], scale_factor=scale, mode="nearest")[0]
         logger.log_images("val_samples/clean_corrupted_restored", grid[None], step)
-        save_image(grid, Path(run_dir) / "samples.png")
+        _save_png(grid, run_dir, "samples.png")
         if maps is not None:
             n = min(self.num_samples, maps.shape[0])
             attention = make_grid(maps, nrow=maps.shape[0] // max(1, maps.shape[0] // n), padding=2, pad_value=0.5)
             logger.log_images("val_samples/attention", attention[None], step)
-            save_image(attention, Path(run_dir) / "attention.png")
+            _save_png(attention, run_dir, "attention.png")
+
+
+def _save_png(image: torch.Tensor, run_dir: Path | None, name: str) -> None:
+    """``image`` as ``run_dir/name``, written atomically (a link there is replaced, never followed)."""
+    from torchvision.utils import save_image
+
+    if run_dir is None:
+        return
+    buffer = io.BytesIO()
+    save_image(image, buffer, format="png")
+    write_atomic(Path(run_dir) / name, buffer.getvalue())
