@@ -7,7 +7,7 @@ and non-blocking copies on CUDA). Host memory holds the file list, not the audio
 """
 
 import logging
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Iterator
 
 import numpy as np
@@ -15,6 +15,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from cnnlstm.data.audio_files import CacheError, SkipBad
+from cnnlstm.data.base import DataSource
 from cnnlstm.data.buckets import batch_plan, pad_sizes, padded_length, rank_share
 from cnnlstm.errors import DataError
 from cnnlstm.nn.masking import IGNORE_LABEL
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 Sample = tuple[np.ndarray, int | np.ndarray]  # audio (S,) and its label (classification) or frame labels (T,)
 
 
-class AudioStream(SkipBad, ABC):
+class AudioStream(SkipBad, DataSource):
     """Base of streamed audio data; the same interface as :class:`~cnnlstm.data.indexed.IndexedData`.
 
     Subclasses fill ``self.lengths[split]`` (samples per item, ``np.int64``) and ``self.classes``,

@@ -1,16 +1,15 @@
 """The data interface of the trainer: batches of dicts, built from sample indices on the device."""
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Iterator
 
 import torch
 
 from cnnlstm.arguments import PositiveInt, checked
+from cnnlstm.data.base import DataSource
 
-SPLITS = ("train", "val", "test")
 
-
-class IndexedData(ABC):
+class IndexedData(DataSource):
     """Base class for data whose splits are indexable: subclasses build a whole batch at once.
 
     A subclass implements :meth:`split_size` and :meth:`make_batch` (indices -> dict of tensors on

@@ -26,7 +26,7 @@ class Classification(Task):
 
     def check_data(self, data) -> None:
         """A data source that names its classes must have two or more: one class has nothing to learn."""
-        classes = getattr(data, "classes", None)
+        classes = data.classes
         if classes is not None and len(classes) < 2:
             raise DataError(f"the data has {len(classes)} class {list(classes)}: classification needs at least 2")
 
@@ -64,7 +64,7 @@ class Classification(Task):
         if counts is None:
             return TestReport()
         counts = (reduce(counts) if reduce is not None else counts).cpu()  # every rank's share of the split
-        names = [str(c) for c in getattr(data, "classes", None) or range(counts.shape[0])]
+        names = [str(c) for c in data.classes or range(counts.shape[0])]
         confusion = "true\\predicted," + ",".join(names) + "\n" + "".join(
             f"{name}," + ",".join(str(int(v)) for v in row) + "\n" for name, row in zip(names, counts))
         totals = counts.sum(1)

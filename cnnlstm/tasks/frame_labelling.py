@@ -50,7 +50,7 @@ class FrameLabelling(Classification):
     def check_data(self, data) -> None:
         """As :class:`Classification`, and take the data's ``score_map`` (if any) for ``acc39``/``fer``."""
         super().check_data(data)
-        score_map = getattr(data, "score_map", None)
+        score_map = data.score_map
         self.score_map = None if score_map is None else torch.as_tensor(score_map, dtype=torch.long)
 
     def metrics(self) -> MetricCollection:

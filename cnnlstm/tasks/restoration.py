@@ -142,7 +142,7 @@ class Restoration(Task):
         """``per_image.csv``: each test image's masked PSNR (restored and the all-black guess), PSNR
         and SSIM, so a table can show the distribution, not only the mean. Under torchrun each rank
         sees only its share of the split: no file then, rather than a partial one."""
-        if getattr(data, "world_size", 1) > 1:
+        if data.world_size > 1:
             return TestReport()
         model.eval()
         rows, index = [], 0
