@@ -11,7 +11,6 @@ from pathlib import Path
 
 import yaml
 
-from cnnlstm.engine.config_keys import flatten
 from cnnlstm.engine.state import FitState
 from cnnlstm.engine.trusted import UntrustedTarget, check_trusted
 from cnnlstm.errors import CheckpointError
@@ -20,6 +19,18 @@ from cnnlstm.errors import CheckpointError
 RESUME_SECTIONS = ("model", "data", "task")
 # Keys that may change on resume without changing what is trained: where data lives, eval batching.
 MAY_CHANGE = ("data.root", "data.eval_batch_size", "data.download", "data.extract_path", "model.eval_chunk_frames")
+
+
+def flatten(config: dict, prefix: str = "") -> dict[str, object]:
+    """``{"data": {"n_train": 5}} -> {"data.n_train": 5}`` (an empty dict stays a value)."""
+    flat: dict[str, object] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat |= flatten(value, f"{name}.")
+        else:
+            flat[name] = value
+    return flat
 
 
 def config_differences(saved: dict, current: dict) -> list[str]:

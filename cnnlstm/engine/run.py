@@ -30,7 +30,6 @@ from cnnlstm.engine.builder import (
     stored_config,
 )
 from cnnlstm.engine.checkpoint import Checkpoints, load_checkpoint, load_weights
-from cnnlstm.engine.config_keys import flatten
 from cnnlstm.engine.distributed import Distributed
 from cnnlstm.engine.ema import inference_weights
 from cnnlstm.engine.hydra_callbacks import created_here, sweep_id
@@ -39,6 +38,7 @@ from cnnlstm.engine.parts import TrainingParts
 from cnnlstm.engine.resume import (
     check_same_config,
     command_overrides,
+    flatten,
     loop_state,
     resume_command,
     resume_path,
