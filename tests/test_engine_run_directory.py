@@ -208,8 +208,33 @@ def test_a_second_signal_during_validation_saves_the_steps_trained_so_far(tmp_pa
         return real_evaluate(self, model, task, data, split)
 
     monkeypatch.setattr(Trainer, "evaluate", slow_validation)
-    cfg = compose_config(*TINY_SQUARES, "logger=none", "trainer.max_steps=20", "trainer.val_every_n_steps=3")
+    cfg = compose_config(*TINY_SQUARES, "logger=none", "trainer.max_steps=3", "trainer.val_every_n_steps=3")
     with pytest.raises(TrainingInterrupted, match=r"interrupted by signal 2 at step 3; saved .*last\.pt"):
         train(cfg, tmp_path)
     ckpt = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)
-    assert ckpt["state"]["step"] == 3
+    assert ckpt["state"]["step"] == 3 and ckpt["state"]["last_val_step"] == -1
+    metrics = train(cfg, tmp_path)  # resumes: the validation the signal cut short runs first
+    assert "best/val/loss" in metrics and (tmp_path / "checkpoints" / "best.pt").exists()
+
+
+def test_a_refused_run_removes_the_folders_it_created_and_only_those(tmp_path):
+    (tmp_path / "exist").mkdir()
+    for run_dir in [tmp_path / "exist" / ".." / "refusedA", tmp_path / "nodir" / ".." / "refusedB",
+                    tmp_path / "new" / "deeper" / "refusedC"]:
+        one_line_error(run_script("train.py", *QUICK, "optimizer.lr=-1", f"hydra.run.dir={run_dir}"),
+                       "optimizer.lr must be > 0")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exist"]
+
+
+def test_links_in_a_sweep_job_folder_are_never_written_through(tmp_path):
+    sweep, elsewhere = tmp_path / "sweep", tmp_path / "elsewhere"
+    (sweep / "0").mkdir(parents=True)
+    (sweep / "1").mkdir()
+    elsewhere.mkdir()
+    (sweep / "0" / ".hydra").symlink_to(elsewhere)
+    (sweep / "1" / "x").mkdir()
+    (sweep / "1").rename(tmp_path / "job1")
+    (sweep / "1").symlink_to(tmp_path / "job1")
+    result = run_script("train.py", "-m", *QUICK, f"hydra.sweep.dir={sweep}", "seed=0,1")
+    assert result.returncode == 1 and "2 job(s) of the sweep failed" in result.stderr, result.stderr[-2000:]
+    assert list(elsewhere.iterdir()) == [] and [p.name for p in (tmp_path / "job1").iterdir()] == ["x"]

@@ -124,7 +124,7 @@ def test_every_target_our_configs_name_is_trusted():
 
 def test_composed_configs_of_every_model_pass_and_lists_are_searched():
     for model in ("cnn_lstm", "cldnn", "denoiser", "conv_autoencoder", "frame_dnn"):
-        check_trusted(OmegaConf.to_container(compose_config(f"model={model}"), resolve=False), "x")
+        check_trusted(OmegaConf.to_container(compose_config(f"model={model}"), resolve=True), "x")
     config = {"a": [{"b": {"_target_": "cnnlstm.models.CLDNN"}}, {"_target_": "subprocess.run"}]}
     assert list(targets(config)) == [("a[0].b._target_", "cnnlstm.models.CLDNN"),
                                      ("a[1]._target_", "subprocess.run")]
@@ -172,3 +172,37 @@ def test_overrides_are_read_as_hydra_parses_them():
     with pytest.raises(UntrustedTarget, match="cannot be checked"):
         check_trusted({}, "study.yaml", ["model._target_=[unclosed"])
     check_trusted({}, "study.yaml", ["model._target_=cnnlstm.models.CLDNN,cnnlstm.models.CNNLSTM", "seed=1"])
+
+
+@pytest.mark.parametrize("value", ["${oc.create:{_target_: os.system, _args_: [touch RAN]}}",
+                                   "${oc.decode:'{_target_: os.system}'}", "${oc.env:HOME}"])
+def test_an_interpolation_in_a_stored_config_is_refused_before_it_resolves(finished, tmp_path, value):
+    ckpt = torch.load(finished / "checkpoints" / "best.pt", weights_only=True)
+    ckpt["config"]["model"]["dropout"] = value.replace("RAN", str(tmp_path / "ran"))
+    torch.save(ckpt, tmp_path / "interp.pt")
+    result = run_script("eval.py", f"ckpt_path={tmp_path / 'interp.pt'}", f"output_dir={tmp_path / 'out'}")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert "model.dropout holds the interpolation" in result.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "ran").exists() and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("override", ["model.dropout='${oc.create:{_target_: torch.load}}'",
+                                      "hydra.searchpath=[file:///tmp/evil]", "hydra/launcher=evil",
+                                      "+model.x=${oc.decode:${data.s}}"])
+def test_read_back_overrides_that_could_choose_code_without_naming_a_target_are_refused(override):
+    with pytest.raises(UntrustedTarget, match="may hold only plain values"):
+        check_trusted({}, "provenance.json", [override])
+
+
+@pytest.mark.parametrize("config,weights", [({"model": {"_target_": "cnnlstm.models.CNNLSTM", "w": "T"}}, None),
+                                            (None, "x")])
+def test_a_malformed_checkpoint_is_one_line(finished, tmp_path, config, weights):
+    ckpt = torch.load(finished / "checkpoints" / "best.pt", weights_only=True)
+    if config is not None:
+        ckpt["config"]["model"]["hidden_size"] = torch.zeros(2)  # not a config value
+    if weights is not None:
+        ckpt["model"] = weights
+    torch.save(ckpt, tmp_path / "bad.pt")
+    result = run_script("eval.py", f"ckpt_path={tmp_path / 'bad.pt'}", f"output_dir={tmp_path / 'out'}")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert str(tmp_path / "bad.pt") in result.stderr.strip().splitlines()[-1]

@@ -8,7 +8,7 @@ import torch
 from hydra.errors import InstantiationException
 from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import MissingMandatoryValue
+from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 from torch import nn
 
 from cnnlstm.arguments import NonNegativeFloat, PositiveFloat, ValidationError, checked, first_problem
@@ -93,7 +93,10 @@ def _call(factory, key: str, *args, **kwargs):
 
 def stored_config(ckpt: dict, path: str | Path, *sections: str) -> DictConfig:
     """The run config a checkpoint carries; it must have each of ``sections`` (``model``, ``data``)."""
-    cfg = OmegaConf.create(ckpt.get("config") or {})
+    try:
+        cfg = OmegaConf.create(ckpt.get("config") or {})
+    except OmegaConfBaseException as e:
+        raise CheckpointError(f"checkpoint {path} carries a config that is not one: {first_line(e)}") from None
     if any(section not in cfg for section in sections):
         raise CheckpointError(f"checkpoint {path} carries no config; it was not written by cnnlstm train")
     return cfg

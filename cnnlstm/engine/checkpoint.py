@@ -56,7 +56,7 @@ def load_weights(part, state: dict, path: str | Path, name: str = "model") -> No
     """``part.load_state_dict(state)``; a mismatch is one line naming the first bad key and shapes."""
     try:
         part.load_state_dict(state)
-    except (KeyError, RuntimeError, ValueError) as e:
+    except (KeyError, RuntimeError, ValueError, TypeError, AttributeError) as e:
         lines = [line.strip() for line in str(e).strip().splitlines() if line.strip()]
         detail = lines[1] if len(lines) > 1 and lines[0].startswith("Error(s) in loading") else first_line(e)
         raise CheckpointError(f"checkpoint {path} does not fit this run's {name}: {detail}") from None

@@ -19,7 +19,7 @@ from cnnlstm.errors import ConfigError, DataError, UserError, first_line
 from cnnlstm.files import write_atomic
 
 SWEEP_ID = "CNNLSTM_SWEEP_ID"  # the environment variable that tells a job which sweep runs it
-_created: set[Path] = set()  # run directories this process is about to create
+_created: dict[Path, list[Path]] = {}  # run directory this process is about to create -> the folders it makes
 
 
 def sweep_id() -> str | None:
@@ -27,10 +27,19 @@ def sweep_id() -> str | None:
     return os.environ.get(SWEEP_ID)
 
 
-def created_here(run_dir: str | Path) -> bool:
-    """Whether ``run_dir`` did not exist before this process's run began (so a refused run may
-    remove it again)."""
-    return Path(run_dir).absolute() in _created
+def created_here(run_dir: str | Path) -> list[Path]:
+    """The folders this process's run creates for ``run_dir`` (itself, missing parents, and those
+    a ``..`` in the path passes through), deepest first; empty when ``run_dir`` existed before:
+    a refused run may remove what it made."""
+    return _created.get(Path(os.path.abspath(run_dir)), [])
+
+
+def _missing_folders(given: str) -> list[Path]:
+    """The folders ``mkdir -p given`` would create, deepest first (``a/../b`` creates ``a`` too)."""
+    raw = Path(os.getcwd(), given)
+    prefixes = [Path(*raw.parts[:i]) for i in range(2, len(raw.parts) + 1) if raw.parts[i - 1] != ".."]
+    missing = {Path(os.path.abspath(p)) for p in prefixes if not os.path.lexists(os.path.abspath(p))}
+    return sorted(missing, key=lambda p: len(p.parts), reverse=True)
 
 
 def check_output_dir(path: Path, key: str) -> bool:
@@ -73,9 +82,10 @@ class OutputDirectoryGuard(Callback):
 
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
         def check() -> None:
-            run_dir = Path(str(config.hydra.run.dir)).absolute()
+            given = str(config.hydra.run.dir)
+            run_dir = Path(os.path.abspath(given))  # as Hydra will name it
             if not check_output_dir(run_dir, "hydra.run.dir"):
-                _created.add(run_dir)
+                _created[run_dir] = _missing_folders(given)
         _refuse(check)
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
@@ -116,7 +126,7 @@ def check_local_config(config: DictConfig) -> None:
             content = yaml.safe_load(path.read_text())
         except (OSError, ValueError, yaml.YAMLError) as e:
             raise DataError(f"{path} is unreadable: {first_line(e)}") from None
-        check_trusted(content, path, chosen_by_user=given)
+        check_trusted(content, path, chosen_by_user=given, interpolations=True)
 
 
 class FailedJobsExit(Callback):
@@ -146,8 +156,10 @@ class FailedJobsExit(Callback):
             except (OSError, ValueError, AttributeError):
                 return False  # unreadable: not written by this sweep
 
-        failed = sorted({p.parent.name for name in ("failure.json", "refused.json")
-                         for p in sweep_dir.glob(f"*/{name}") if ours(p)})
+        records = [p for name in ("failure.json", "refused.json")  # beside a linked job folder: <job>.<name>
+                   for p in (*sweep_dir.glob(f"*/{name}"), *sweep_dir.glob(f"*.{name}"))]
+        failed = sorted({p.parent.name if p.name in ("failure.json", "refused.json") else p.name.split(".")[0]
+                         for p in records if ours(p)})
         search = "optuna" in str(config.hydra.sweeper.get("_target_", "")).lower()
         if failed and (not search or not any(sweep_dir.glob("*/metrics.json"))):
             print(f"error: {len(failed)} job(s) of the sweep failed: {', '.join(failed)} "

@@ -75,6 +75,8 @@ def run_job(job: Callable[[DictConfig, Path], dict], cfg: DictConfig, extra_keys
     hydra = HydraConfig.get()
     run_dir, multirun = Path(hydra.runtime.output_dir), hydra.mode == RunMode.MULTIRUN
     try:
+        if multirun:  # Hydra made the job's folder: a link there (or in it) was planted
+            refuse_linked_folders(run_dir, itself=True)
         if multirun and not (run_dir / "config.yaml").exists():  # a new job's record from the start, as Hydra
             write_hydra_record(run_dir, cfg)  # writes it (a job killed early keeps it); an existing job's stays
         refuse_unknown_keys(cfg, [str(o) for o in hydra.overrides.task], extra_keys)
@@ -107,20 +109,27 @@ def failed_job(error: Exception, line: str, run_dir: Path) -> None:
     directory holds results (or another process is writing it) that the failure must not shadow;
     the summary reads failure.json, the sweep's exit code reads both, for its own sweep id only."""
     kept = (run_dir / "metrics.json").exists() or isinstance(error, RunDirectoryBusy)
-    if not kept:
+    linked = run_dir.is_symlink() or (run_dir / ".hydra").is_symlink()
+    if not kept and not linked:
         accept_run_log()  # the job's own directory: its log may keep the failure
     log.error("job failed: %s", traceback.format_exc() if not isinstance(error, UserError) else line)
+    name = "refused.json" if kept else "failure.json"
+    record = run_dir.parent / f"{run_dir.name}.{name}" if linked else run_dir / name  # never through a link
     with contextlib.suppress(UserError, OSError):  # on a full disk, the log line is all there is
-        write_json(run_dir / ("refused.json" if kept else "failure.json"), {"error": line, "sweep": sweep_id()})
+        write_json(record, {"error": line, "sweep": sweep_id()})
     return None
 
 
 def remove_if_unused(run_dir: Path) -> None:
-    """Remove a run directory this command created when a refused run left nothing in it but its lock."""
+    """Remove a run directory this command created (and the parents it created for it) when a
+    refused run left nothing in it but its lock."""
+    made = created_here(run_dir)
     with contextlib.suppress(OSError):
-        if created_here(run_dir) and {p.name for p in run_dir.iterdir()} <= {LOCK_NAME}:
+        if made and {p.name for p in run_dir.iterdir()} <= {LOCK_NAME}:
             (run_dir / LOCK_NAME).unlink(missing_ok=True)
-            run_dir.rmdir()
+            for folder in made:  # deepest first; one another process has filled meanwhile stays
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
 
 
 def selection_metric(cfg: DictConfig) -> str | None:
@@ -289,9 +298,13 @@ def make_room(run_dir: Path, overwrite: bool) -> None:
     log.warning("moved the earlier run's %s to %s", ", ".join(p.name for p in earlier), aside)
 
 
-def refuse_linked_folders(run_dir: Path) -> None:
+def refuse_linked_folders(run_dir: Path, itself: bool = False) -> None:
     """The folders a run writes into must be its own: a link there would send checkpoints or
-    Hydra's record outside the run directory (files are replaced atomically, never followed)."""
+    Hydra's record outside the run directory (files are replaced atomically, never followed).
+    ``itself``: the run directory must not be a link either (a sweep's job folder)."""
+    if itself and run_dir.is_symlink():
+        raise ConfigError(f"{run_dir} is a symbolic link; a sweep job writes only inside its own folder: "
+                          "remove the link or choose another hydra.sweep.dir")
     for name in ("checkpoints", ".hydra", "replaced"):
         if (run_dir / name).is_symlink():
             raise ConfigError(f"{run_dir / name} is a symbolic link; a run writes only inside its own "
@@ -375,6 +388,8 @@ def evaluate(ckpt_path: str | Path, overrides: list[str], out_dir: str | Path) -
     if (out_dir / "checkpoints").is_dir():
         raise ConfigError(f"output_dir={out_dir} is a training run; its metrics.json would be replaced: "
                           "choose another output_dir")
+    if "cache_dir" in cfg.data:  # a cache folder is the training machine's: a stored path is not written to
+        cfg.data.cache_dir = None
     try:
         cfg.merge_with_dotlist(list(overrides))
     except Exception as e:

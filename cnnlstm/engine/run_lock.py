@@ -41,10 +41,11 @@ def run_directory_lock(run_dir: str | Path, enabled: bool = True):
         try:
             yield
         except BaseException:
-            if new_lock:  # unlinked while held: a process that opened it meanwhile sees it is stale
-                path.unlink(missing_ok=True)
-            if created and not any(run_dir.iterdir()):
-                run_dir.rmdir()
+            with contextlib.suppress(OSError):  # another run may be starting there meanwhile
+                if new_lock:  # unlinked while held: a process that opened it meanwhile sees it is stale
+                    path.unlink(missing_ok=True)
+                if created and not any(run_dir.iterdir()):
+                    run_dir.rmdir()
             raise
     finally:
         os.close(fd)  # releases the lock

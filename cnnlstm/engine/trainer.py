@@ -77,6 +77,8 @@ class Trainer(TrainerOptions):
         stats = IntervalStats(self.device)
         trace_dir = self.checkpoints.run_dir if self.checkpoints else None
         with GracefulStop() as stop, profiler(self.profile and self.dist.is_main, trace_dir) as prof:
+            if 0 < state.step != state.last_val_step and self.validation_due(state, total):
+                self.validate(parts, task, data, stats, state, stop)  # one a second signal cut short
             while not self.is_finished(state, n_batches):
                 got_batch = False
                 for batch in self.train_batches(data, state):

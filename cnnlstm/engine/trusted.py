@@ -86,8 +86,8 @@ def is_trusted(target: object) -> bool:
 MAX_NODES = 1_000_000  # a config read back is small; one built to make the walk take forever is refused
 
 
-def targets(config: object, prefix: str = "") -> Iterator[tuple[str, object]]:
-    """``(key, target)`` of every ``_target_`` at any depth of a nested dict/list config.
+def nodes(config: object, prefix: str = "") -> Iterator[tuple[str, object, object]]:
+    """``(key, name, value)`` of every entry at any depth of a nested dict/list config.
 
     Each container is walked once (a file can repeat one list by reference so that a naive walk
     takes forever), and a config of more than :data:`MAX_NODES` entries is refused."""
@@ -100,15 +100,34 @@ def targets(config: object, prefix: str = "") -> Iterator[tuple[str, object]]:
         walked += len(node)
         if walked > MAX_NODES:
             raise UntrustedTarget(f"{prefix or 'config'}: more than {MAX_NODES:,} entries; not a config of ours")
-        items = node.items() if isinstance(node, Mapping) else enumerate(node)
+        items = list(node.items() if isinstance(node, Mapping) else enumerate(node))
         children = []
         for key, value in items:
             child = (f"{name}.{key}" if name else str(key)) if isinstance(node, Mapping) else f"{name}[{key}]"
-            if key == "_target_" and isinstance(node, Mapping):
-                yield child, value
-            else:
-                children.append((child, value))
+            yield child, key if isinstance(node, Mapping) else None, value
+            children.append((child, value))
         stack.extend(reversed(children))
+
+
+def targets(config: object, prefix: str = "") -> Iterator[tuple[str, object]]:
+    """``(key, target)`` of every ``_target_`` at any depth of a nested dict/list config."""
+    return ((child, value) for child, key, value in nodes(config, prefix) if key == "_target_")
+
+
+NODE_MAKERS = ("oc.create", "oc.decode")  # resolvers that turn a string into config nodes
+
+
+def not_plain(config: object, prefix: str = "", interpolations: bool = False) -> Iterator[tuple[str, str]]:
+    """``(key, why)`` for each entry that is not plain data: an interpolation (``${...}``, which
+    OmegaConf resolves and Hydra then instantiates, ``${oc.create:{_target_: ...}}``; with
+    ``interpolations``, only those that make nodes) or a key that is not a string."""
+    for child, key, value in nodes(config, prefix):
+        if key is not None and not isinstance(key, str):
+            yield child, f"a key of type {type(key).__name__}"
+        for text in (key, value):
+            if isinstance(text, str) and "${" in text and (
+                    not interpolations or any(maker in text for maker in NODE_MAKERS)):
+                yield child, f"the interpolation {text!r}"
 
 
 def parsed_override(override: str) -> tuple[str, list] | None:
@@ -144,11 +163,28 @@ def override_targets(overrides: Sequence[object]) -> Iterator[tuple[str, object]
             yield from targets(value, key)
 
 
+def not_plain_overrides(overrides: Sequence[object]) -> Iterator[tuple[str, str]]:
+    """``(override, why)`` for each read-back override that could choose code without naming a
+    ``_target_``: an interpolation, or a setting of Hydra itself (``hydra.searchpath`` adds
+    config folders, ``hydra/launcher`` or ``hydra.callbacks`` pick classes)."""
+    for override in (str(o) for o in overrides):
+        key = override.split("=", 1)[0].lstrip("+~")
+        if "${" in override:
+            yield override, "an interpolation"
+        elif key.split(".")[0].split("/")[0] == "hydra":
+            yield override, "a setting of Hydra itself"
+
+
 def check_trusted(config: object, source: object, overrides: Sequence[object] = (),
-                  chosen_by_user: Collection[str] = ()) -> None:
+                  chosen_by_user: Collection[str] = (), interpolations: bool = False) -> None:
     """Raise :class:`UntrustedTarget` for the first ``_target_`` in ``config`` (or ``overrides``)
-    that is not one of ours, except at the keys in ``chosen_by_user`` (set on the command line);
-    ``source`` (the file) is named in the message."""
+    that is not one of ours, except at the keys in ``chosen_by_user`` (set on the command line), or
+    for any entry that is not plain data (see :func:`not_plain`; ``interpolations`` allows those
+    that make no nodes, for a config the user writes, ``conf/local/``); ``source`` (the file) is
+    named in the message."""
+    for key, why in [*not_plain(config, interpolations=interpolations), *not_plain_overrides(overrides)]:
+        raise UntrustedTarget(f"{source}: {key} holds {why}; a config read back from a file may hold only "
+                              "plain values, and nothing of it was run")
     for key, target in [*targets(config), *override_targets(overrides)]:
         if target is None and "=" in key:
             raise UntrustedTarget(f"{source}: the override {key!r} names a _target_ that cannot be checked "
