@@ -14,6 +14,9 @@ from cnnlstm.errors import UserError
 
 
 def main(argv: list[str]) -> int:
+    if any(a in ("-h", "--help") for a in argv):
+        print(f"usage: python eval.py ckpt_path=PATH [output_dir=DIR] [key=value ...]\n\n{__doc__.strip()}")
+        return 0
     args = dict(a.split("=", 1) for a in argv if "=" in a)
     bad = [a for a in argv if "=" not in a]
     if bad or "ckpt_path" not in args:

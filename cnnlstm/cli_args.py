@@ -53,9 +53,28 @@ def parse_key_values(argv: list[str], declared: Callable) -> dict:
         raise ConfigError(first_problem(e, declared)) from None
 
 
+def help_text(declared: Callable, usage: str) -> str:
+    """``--help``: the usage line and each option with its type and default, from the signature."""
+    import inspect
+    import typing
+
+    lines = [usage, "", "options (key=value):"]
+    for name, param in inspect.signature(declared).parameters.items():
+        kind = param.annotation
+        if typing.get_origin(kind) is Annotated:  # PositiveFloat -> float
+            kind = typing.get_args(kind)[0]
+        kind = getattr(kind, "__name__", str(kind).replace("typing.", ""))
+        default = "required" if param.default is inspect.Parameter.empty else f"default {param.default}"
+        lines.append(f"  {name:<12} {kind}, {default}")
+    return "\n".join(lines)
+
+
 def run_command(argv: list[str], declared: Callable, usage: str, action: Callable[[dict], None]) -> int:
     """Parse ``argv`` with ``declared``, resolve its ``device`` (as the trainer does), call ``action(args)``; a bad argument
     is one line with the usage, a user error one line; returns the exit code (0 or 2)."""
+    if any(arg in ("-h", "--help") for arg in argv):
+        print(help_text(declared, usage))
+        return 0
     try:
         args = parse_key_values(argv, declared)
         args["device"] = str(resolve_device(args["device"], key="device"))

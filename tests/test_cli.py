@@ -118,3 +118,10 @@ def _env():
     import os
 
     return {k: v for k, v in os.environ.items()}
+
+
+@pytest.mark.parametrize("command", [["eval.py"], ["-m", "cnnlstm.stream"], ["-m", "cnnlstm.restore"],
+                                     ["-m", "cnnlstm.experiments.summarize"], ["-m", "cnnlstm.data.make_tones"]])
+def test_every_entry_point_answers_help(command):
+    result = run_script(*command, "--help")
+    assert result.returncode == 0 and "usage" in result.stdout.lower(), result.stdout + result.stderr
