@@ -101,14 +101,18 @@ def command_overrides() -> list[str] | None:
 def resume_command(run_dir: Path, overrides: list[str] | None = None) -> str:
     """The command that continues ``run_dir``: its own overrides (given, else Hydra's record in
     the directory) and the directory."""
+    record = None
     if overrides is None:  # read back from a file: printed only when it names nothing but our classes
         record = run_dir / ".hydra" / "overrides.yaml"
         try:
             overrides = [str(o) for o in yaml.safe_load(record.read_text()) or []]
-            check_trusted({}, record, overrides)
-        except (OSError, yaml.YAMLError, TypeError, UntrustedTarget):
+        except (OSError, yaml.YAMLError, TypeError):
             overrides = []
     keep = [o for o in overrides if not o.lstrip("+~").startswith(("hydra.run.dir=", "trainer.resume="))]
+    try:
+        check_trusted({}, record or "the checkpoint's overrides", keep)
+    except UntrustedTarget:
+        keep = []
     run_dir_override = f"hydra.run.dir={hydra_quoted(str(run_dir))}"
     return " ".join(["python train.py", *map(shlex.quote, [*keep, run_dir_override])])
 

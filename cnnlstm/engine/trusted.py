@@ -182,9 +182,6 @@ def check_trusted(config: object, source: object, overrides: Sequence[object] = 
     for any entry that is not plain data (see :func:`not_plain`; ``interpolations`` allows those
     that make no nodes, for a config the user writes, ``conf/local/``); ``source`` (the file) is
     named in the message."""
-    for key, why in [*not_plain(config, interpolations=interpolations), *not_plain_overrides(overrides)]:
-        raise UntrustedTarget(f"{source}: {key} holds {why}; a config read back from a file may hold only "
-                              "plain values, and nothing of it was run")
     for key, target in [*targets(config), *override_targets(overrides)]:
         if target is None and "=" in key:
             raise UntrustedTarget(f"{source}: the override {key!r} names a _target_ that cannot be checked "
@@ -194,3 +191,6 @@ def check_trusted(config: object, source: object, overrides: Sequence[object] = 
                 f"{source}: {key}={target!r} is not a cnnlstm class; a config read back from a file may "
                 f"only name this package's own classes, and nothing of it was run (if it is a class of "
                 f"your own and you trust this file, set {ENV_VAR}={target})")
+    for key, why in [*not_plain(config, interpolations=interpolations), *not_plain_overrides(overrides)]:
+        raise UntrustedTarget(f"{source}: {key} holds {why}; a config read back from a file may hold only "
+                              "plain values, and nothing of it was run")
