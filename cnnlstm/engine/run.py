@@ -44,7 +44,13 @@ from cnnlstm.engine.resume import (
     resume_path,
 )
 from cnnlstm.engine.rng import seed_everything, set_rng_state
-from cnnlstm.engine.run_lock import LOCK_NAME, RunDirectoryBusy, run_directory_lock
+from cnnlstm.engine.run_lock import (
+    LOCK_NAME,
+    RunDirectoryBusy,
+    make_room,
+    refuse_linked_folders,
+    run_directory_lock,
+)
 from cnnlstm.engine.run_log import accept_run_log
 from cnnlstm.engine.signals import hand_over
 from cnnlstm.engine.state import FitState
@@ -267,48 +273,6 @@ def finished_metrics(run_dir: Path) -> dict[str, float]:
     except (OSError, ValueError) as e:
         raise DataError(f"{path} is unreadable or corrupt ({first_line(e)}): delete it to test the finished "
                         "run again") from None
-
-
-# what a run writes; a fresh start finds none of them, or moves them aside with trainer.overwrite=true
-# (glob patterns: TensorBoard's event files and profiler traces lie in the run directory itself)
-RESULTS = ("checkpoints", "metrics.json", "config.yaml", "model_summary.txt", "events.out.tfevents.*",
-           "*.pt.trace.json", "tb", ".hydra", "samples.png", "attention.png", "confusion.csv", "per_class.csv",
-           "per_image.csv")
-
-
-def make_room(run_dir: Path, overwrite: bool) -> None:
-    """Refuse a fresh start in a directory holding an earlier run's results, unless ``overwrite``:
-    then they are moved, in one rename per entry, into ``replaced/<time>/`` (nothing is lost)."""
-    earlier = sorted({path for pattern in RESULTS for path in run_dir.glob(pattern)})
-    if not any(p.name in ("checkpoints", "metrics.json") for p in earlier):
-        return
-    if not overwrite:
-        raise ConfigError(f"{run_dir} holds an earlier run's results ({', '.join(p.name for p in earlier)}); a fresh "
-                          "start would replace them: resume it (trainer.resume=null), choose another hydra.run.dir, "
-                          "or pass trainer.overwrite=true to move them to replaced/")
-    aside = run_dir / "replaced" / f"{time.strftime('%Y-%m-%d_%H-%M-%S')}_{os.getpid()}"
-    try:
-        aside.mkdir(parents=True, exist_ok=False)
-        for path in earlier:
-            path.rename(aside / path.name)
-    except OSError as e:
-        raise ConfigError(f"trainer.overwrite=true: cannot move the earlier results into {aside} "
-                          f"({e.strerror or e}): move or remove {run_dir / 'replaced'}; nothing was "
-                          "replaced") from None
-    log.warning("moved the earlier run's %s to %s", ", ".join(p.name for p in earlier), aside)
-
-
-def refuse_linked_folders(run_dir: Path, itself: bool = False) -> None:
-    """The folders a run writes into must be its own: a link there would send checkpoints or
-    Hydra's record outside the run directory (files are replaced atomically, never followed).
-    ``itself``: the run directory must not be a link either (a sweep's job folder)."""
-    if itself and run_dir.is_symlink():
-        raise ConfigError(f"{run_dir} is a symbolic link; a sweep job writes only inside its own folder: "
-                          "remove the link or choose another hydra.sweep.dir")
-    for name in ("checkpoints", ".hydra", "replaced"):
-        if (run_dir / name).is_symlink():
-            raise ConfigError(f"{run_dir / name} is a symbolic link; a run writes only inside its own "
-                              "directory: remove the link or choose another hydra.run.dir")
 
 
 def start_run_directory(cfg: DictConfig, config: dict, run_dir: Path, model, task, data):
