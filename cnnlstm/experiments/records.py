@@ -19,8 +19,6 @@ import yaml
 from cnnlstm.engine.trusted import check_trusted
 from cnnlstm.errors import DataError, first_line
 
-TARGET = "_target_"
-
 
 def read_text(path: Path) -> str:
     """The UTF-8 text of ``path``; DataError naming it when it cannot be read or is binary."""
